@@ -1,0 +1,84 @@
+//! The environment-provider contract: the one place that decides ids,
+//! idempotency, status transitions and leases. The HTTP API, the CLI (through
+//! the API) and later the lease collector all go through [`Environments`].
+
+mod error;
+
+pub use error::ServiceError;
+
+use async_trait::async_trait;
+
+use crate::ids::EnvironmentId;
+use crate::model::{
+    AdapterSummary, CreateRequest, Descriptor, ListFilter, ReserveRequest, StartRequest,
+};
+
+/// Operations of the provider contract, as the HTTP layer calls them.
+///
+/// Every method validates its input and changes nothing when it fails.
+#[async_trait]
+pub trait Environments: Send + Sync + 'static {
+    /// Creates and starts an environment, or returns the existing descriptor
+    /// when the same `environmentId` was created with the same request.
+    ///
+    /// # Errors
+    ///
+    /// `InvalidRequest` for a bad field (the message names it), `Conflict`
+    /// when the id exists with a different request, `NotFound` for an unknown
+    /// provider, `Denied` when policy rejects it, and whatever the adapter
+    /// returns.
+    async fn create(&self, request: CreateRequest) -> Result<Descriptor, ServiceError>;
+
+    /// Returns the current descriptor of an environment, refreshed from its
+    /// adapter while it is live. Destroyed environments read `terminated`
+    /// until their tombstone expires.
+    ///
+    /// # Errors
+    ///
+    /// `NotFound` for an id never seen or whose tombstone expired.
+    async fn get(&self, id: &EnvironmentId) -> Result<Descriptor, ServiceError>;
+
+    /// Lists environments matching every present filter field, oldest first,
+    /// from the host's records (no adapter calls).
+    ///
+    /// # Errors
+    ///
+    /// `Internal` when the state store fails.
+    async fn list(&self, filter: &ListFilter) -> Result<Vec<Descriptor>, ServiceError>;
+
+    /// Destroys an environment. Destroying an unknown or already destroyed id
+    /// succeeds; the returned descriptor is `None` for an unknown id.
+    ///
+    /// # Errors
+    ///
+    /// Whatever the adapter returns when it fails to tear down.
+    async fn destroy(
+        &self,
+        id: &EnvironmentId,
+        reason: Option<String>,
+    ) -> Result<Option<Descriptor>, ServiceError>;
+
+    /// Reserves an environment without starting it (status `pending`).
+    ///
+    /// # Errors
+    ///
+    /// `NotImplemented` when the adapter does not export two-phase, plus the
+    /// errors of `create`.
+    async fn reserve(&self, request: ReserveRequest) -> Result<Descriptor, ServiceError>;
+
+    /// Starts a reserved environment. Starting one that already started with
+    /// the same request returns its descriptor.
+    ///
+    /// # Errors
+    ///
+    /// `NotFound` for an unknown id, `Conflict` when it is not a reservation,
+    /// plus the errors of `create`.
+    async fn start(
+        &self,
+        id: &EnvironmentId,
+        request: StartRequest,
+    ) -> Result<Descriptor, ServiceError>;
+
+    /// Lists the adapters in the adapters directory, loaded or failed.
+    fn adapters(&self) -> Vec<AdapterSummary>;
+}

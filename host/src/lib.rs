@@ -1,0 +1,10 @@
+//! envhost: a host for environment-provider adapters written as WebAssembly
+//! components.
+//!
+//! The host loads adapters from a directory, gives them a guarded container
+//! API backed by the local Docker engine, and owns environment ids, leases,
+//! durable state, policy and the HTTP API.
+
+pub mod environments;
+pub mod ids;
+pub mod model;
