@@ -3,8 +3,11 @@
 //! the API) and later the lease collector all go through [`Environments`].
 
 mod error;
+mod service;
+mod validate;
 
 pub use error::ServiceError;
+pub use service::{EnvironmentService, ServiceSettings};
 
 use async_trait::async_trait;
 

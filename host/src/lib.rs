@@ -8,3 +8,4 @@
 pub mod environments;
 pub mod ids;
 pub mod model;
+pub mod adapters;

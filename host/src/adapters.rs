@@ -1,0 +1,22 @@
+//! Adapters: WebAssembly components that provide environments.
+//!
+//! [`Runtime`] holds the engine and linker; loading a file gives an
+//! [`Adapter`], whose calls each run in a fresh instance; [`Registry`] keeps
+//! the loaded adapters by name.
+
+mod adapter;
+mod bindings;
+mod convert;
+mod engine;
+mod error;
+mod imports;
+mod output;
+mod registry;
+mod runtime;
+mod store;
+
+pub use adapter::Adapter;
+pub use convert::{AdapterState, ReservationState};
+pub use error::{CallError, LoadError, ProviderErrorKind};
+pub use registry::Registry;
+pub use runtime::{GuestLimits, Runtime, SUPPORTED_WIT_VERSIONS, adapter_name_for};

@@ -1,0 +1,423 @@
+//! A loaded adapter and its calls. Every call runs in a fresh instance: the
+//! host instantiates the pre-linked component, calls `init` with the
+//! adapter's options, then the function itself, all under one deadline.
+
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use tracing::Instrument;
+use wasmtime::Store;
+use wasmtime::component::{Instance, InstancePre};
+
+use super::bindings::v0_1_0::envhost::provider::types as wit;
+use super::bindings::v0_1_0::exports::envhost::provider::{provider, two_phase};
+use super::convert::{
+    AdapterState, ReservationState, create_request_to_wit, error_from_wit,
+    reserve_request_to_wit, start_request_to_wit, state_from_wit, status_from_wit,
+    status_to_wit,
+};
+use super::error::{CallError, ProviderErrorKind};
+use super::runtime::Runtime;
+use super::store::CallState;
+use crate::ids::{AdapterName, EnvironmentId};
+use crate::model::{self, Capabilities};
+
+/// Export indices looked up once at load time; their presence decides the
+/// adapter's capabilities.
+pub(crate) struct ExportIndices {
+    provider: provider::GuestIndices,
+    pub(crate) two_phase: Option<two_phase::GuestIndices>,
+}
+
+impl ExportIndices {
+    /// Looks up the required `provider` export and the optional ones.
+    pub(crate) fn discover(pre: &InstancePre<CallState>) -> Result<Self, String> {
+        let provider = provider::GuestIndices::new(pre)
+            .map_err(|err| format!("invalid `provider` export: {err:#}"))?;
+        // An optional interface that is absent is fine; one that is present
+        // but has the wrong shape is an error, not a silent downgrade.
+        let two_phase = if pre
+            .component()
+            .get_export_index(None, "envhost:provider/two-phase@0.1.0")
+            .is_some()
+        {
+            Some(
+                two_phase::GuestIndices::new(pre)
+                    .map_err(|err| format!("invalid `two-phase` export: {err:#}"))?,
+            )
+        } else {
+            None
+        };
+        Ok(Self { provider, two_phase })
+    }
+}
+
+/// An adapter component, compiled, linked and initialized once.
+pub struct Adapter {
+    pub(crate) name: AdapterName,
+    pub(crate) file: PathBuf,
+    pub(crate) digest: String,
+    pub(crate) loaded_at: DateTime<Utc>,
+    pub(crate) wit_version: &'static str,
+    pub(crate) version: String,
+    pub(crate) capabilities: Capabilities,
+    pub(crate) options_json: String,
+    pub(crate) pre: InstancePre<CallState>,
+    pub(crate) exports: ExportIndices,
+    pub(crate) runtime: Arc<Runtime>,
+}
+
+/// One instance, ready for a call: `init` has run.
+struct Call {
+    store: Store<CallState>,
+    instance: Instance,
+    provider: provider::Guest,
+}
+
+impl Adapter {
+    /// Adapter name (the file stem).
+    pub fn name(&self) -> &AdapterName {
+        &self.name
+    }
+
+    /// Path of the file it was loaded from.
+    pub fn file(&self) -> &Path {
+        &self.file
+    }
+
+    /// `sha256:` and the hex digest of the file.
+    pub fn digest(&self) -> &str {
+        &self.digest
+    }
+
+    /// When this version was loaded.
+    pub fn loaded_at(&self) -> DateTime<Utc> {
+        self.loaded_at
+    }
+
+    /// WIT package version the component targets.
+    pub fn wit_version(&self) -> &'static str {
+        self.wit_version
+    }
+
+    /// Version the adapter reports about itself.
+    pub fn version(&self) -> &str {
+        &self.version
+    }
+
+    /// What the adapter can do, from its exports.
+    pub fn capabilities(&self) -> &Capabilities {
+        &self.capabilities
+    }
+
+    /// Summary for `GET /v1/adapters`.
+    pub fn summary(&self) -> model::AdapterSummary {
+        model::AdapterSummary {
+            name: self.name.to_string(),
+            file: self.file.display().to_string(),
+            version: Some(self.version.clone()),
+            wit_version: Some(self.wit_version.to_owned()),
+            digest: Some(self.digest.clone()),
+            loaded_at: Some(self.loaded_at),
+            capabilities: Some(self.capabilities.clone()),
+            health: model::AdapterHealth::Healthy,
+            last_error: None,
+        }
+    }
+
+    /// Creates and starts an environment.
+    ///
+    /// # Errors
+    ///
+    /// The adapter's typed error, a trap, or the deadline.
+    pub async fn create(
+        &self,
+        id: &EnvironmentId,
+        request: &model::CreateRequest,
+        ttl_ms: u64,
+        workspace: Option<&Path>,
+    ) -> Result<AdapterState, CallError> {
+        const FUNCTION: &str = "create";
+        let request = create_request_to_wit(request, ttl_ms, workspace);
+        let mut call = self.prepare(FUNCTION, Some(id)).await?;
+        let guest = call.provider.clone();
+        let outcome = self
+            .timed(FUNCTION, guest.call_create(&mut call.store, id.as_str(), &request))
+            .await;
+        let result = self.finish(&mut call, FUNCTION, outcome)?;
+        self.environment_state(FUNCTION, result)
+    }
+
+    /// Reads an environment's status from the backend.
+    ///
+    /// # Errors
+    ///
+    /// `not-found` from the adapter when the backend has nothing for the id,
+    /// otherwise as [`Adapter::create`].
+    pub async fn get_status(&self, id: &EnvironmentId) -> Result<AdapterState, CallError> {
+        const FUNCTION: &str = "get-status";
+        let mut call = self.prepare(FUNCTION, Some(id)).await?;
+        let guest = call.provider.clone();
+        let outcome = self
+            .timed(FUNCTION, guest.call_get_status(&mut call.store, id.as_str()))
+            .await;
+        let result = self.finish(&mut call, FUNCTION, outcome)?;
+        self.environment_state(FUNCTION, result)
+    }
+
+    /// Tears an environment down.
+    ///
+    /// # Errors
+    ///
+    /// As [`Adapter::create`].
+    pub async fn destroy(&self, id: &EnvironmentId, reason: Option<&str>) -> Result<(), CallError> {
+        const FUNCTION: &str = "destroy";
+        let mut call = self.prepare(FUNCTION, Some(id)).await?;
+        let guest = call.provider.clone();
+        let outcome = self
+            .timed(FUNCTION, guest.call_destroy(&mut call.store, id.as_str(), reason))
+            .await;
+        let result = self.finish(&mut call, FUNCTION, outcome)?;
+        result.map_err(|err| self.provider_error(FUNCTION, err))
+    }
+
+    /// Reserves an environment without starting it.
+    ///
+    /// # Errors
+    ///
+    /// `Unsupported` when the adapter does not export `two-phase`, otherwise
+    /// as [`Adapter::create`].
+    pub async fn reserve(
+        &self,
+        id: &EnvironmentId,
+        request: &model::ReserveRequest,
+        ttl_ms: u64,
+    ) -> Result<ReservationState, CallError> {
+        const FUNCTION: &str = "reserve";
+        let indices = self.two_phase_indices()?;
+        let request = reserve_request_to_wit(request, ttl_ms);
+        let mut call = self.prepare(FUNCTION, Some(id)).await?;
+        let guest = indices
+            .load(&mut call.store, &call.instance)
+            .map_err(|err| self.trap(FUNCTION, err, String::new()))?;
+        let outcome = self
+            .timed(FUNCTION, guest.call_reserve(&mut call.store, id.as_str(), &request))
+            .await;
+        let result = self.finish(&mut call, FUNCTION, outcome)?;
+        let reservation = result.map_err(|err| self.provider_error(FUNCTION, err))?;
+        Ok(ReservationState {
+            status: status_from_wit(reservation.status),
+            data: reservation.data,
+        })
+    }
+
+    /// Starts a reserved environment.
+    ///
+    /// # Errors
+    ///
+    /// As [`Adapter::reserve`].
+    pub async fn start(
+        &self,
+        id: &EnvironmentId,
+        reservation: &ReservationState,
+        request: &model::StartRequest,
+        workspace: Option<&Path>,
+    ) -> Result<AdapterState, CallError> {
+        const FUNCTION: &str = "start";
+        let indices = self.two_phase_indices()?;
+        let request = start_request_to_wit(request, workspace);
+        let reservation = wit::Reservation {
+            status: status_to_wit(reservation.status),
+            data: reservation.data.clone(),
+        };
+        let mut call = self.prepare(FUNCTION, Some(id)).await?;
+        let guest = indices
+            .load(&mut call.store, &call.instance)
+            .map_err(|err| self.trap(FUNCTION, err, String::new()))?;
+        let outcome = self
+            .timed(
+                FUNCTION,
+                guest.call_start(&mut call.store, id.as_str(), &reservation, &request),
+            )
+            .await;
+        let result = self.finish(&mut call, FUNCTION, outcome)?;
+        self.environment_state(FUNCTION, result)
+    }
+
+    /// Runs `init` and `metadata` in a fresh instance, as a load-time check.
+    pub(crate) async fn probe(&self) -> Result<wit::AdapterInfo, CallError> {
+        const FUNCTION: &str = "metadata";
+        let mut call = self.prepare(FUNCTION, None).await?;
+        let guest = call.provider.clone();
+        let outcome = self.timed(FUNCTION, guest.call_metadata(&mut call.store)).await;
+        self.finish(&mut call, FUNCTION, outcome)
+    }
+
+    fn two_phase_indices(&self) -> Result<&two_phase::GuestIndices, CallError> {
+        self.exports
+            .two_phase
+            .as_ref()
+            .ok_or_else(|| CallError::Unsupported {
+                adapter: self.name.clone(),
+                capability: "two-phase provisioning (reserve, then start)",
+            })
+    }
+
+    /// Instantiates a fresh instance and runs `init` with the options.
+    async fn prepare(
+        &self,
+        function: &'static str,
+        environment: Option<&EnvironmentId>,
+    ) -> Result<Call, CallError> {
+        let runtime = &self.runtime;
+        let state = CallState::new(
+            self.name.clone(),
+            environment.cloned(),
+            runtime.containers.clone(),
+            runtime.limits.memory_bytes,
+        );
+        let mut store = runtime.new_store(state);
+        let instance = self.pre.instantiate_async(&mut store).await.map_err(|err| {
+            CallError::Instantiate {
+                adapter: self.name.clone(),
+                reason: format!("{err:#}"),
+            }
+        })?;
+        let provider = self
+            .exports
+            .provider
+            .load(&mut store, &instance)
+            .map_err(|err| CallError::Instantiate {
+                adapter: self.name.clone(),
+                reason: format!("{err:#}"),
+            })?;
+        let mut call = Call {
+            store,
+            instance,
+            provider,
+        };
+
+        let guest = call.provider.clone();
+        let options = self.options_json.clone();
+        let outcome = self.timed(function, guest.call_init(&mut call.store, &options)).await;
+        let init = self.finish(&mut call, function, outcome)?;
+        init.map_err(|err| {
+            let (kind, message) = error_from_wit(err);
+            CallError::Provider {
+                adapter: self.name.clone(),
+                function: "init",
+                kind,
+                message,
+            }
+        })?;
+        Ok(call)
+    }
+
+    /// Runs one guest function under the call deadline. The epoch deadline
+    /// stops guest code that loops; this timer also covers host calls that
+    /// hang.
+    async fn timed<R>(
+        &self,
+        function: &'static str,
+        call: impl Future<Output = wasmtime::Result<R>>,
+    ) -> Result<wasmtime::Result<R>, tokio::time::error::Elapsed> {
+        let span = tracing::debug_span!("adapter.call", adapter = %self.name, function);
+        tokio::time::timeout(self.runtime.limits.call_timeout, call)
+            .instrument(span)
+            .await
+    }
+
+    /// Logs what the guest printed and turns traps and overruns into
+    /// [`CallError`]s.
+    fn finish<R>(
+        &self,
+        call: &mut Call,
+        function: &'static str,
+        outcome: Result<wasmtime::Result<R>, tokio::time::error::Elapsed>,
+    ) -> Result<R, CallError> {
+        let guest_output = self.flush_guest_output(call, function);
+        let timeout = CallError::Timeout {
+            adapter: self.name.clone(),
+            function,
+            timeout: self.runtime.limits.call_timeout,
+        };
+        match outcome {
+            Err(_elapsed) => Err(timeout),
+            Ok(Err(err)) => {
+                let is_deadline = err
+                    .downcast_ref::<wasmtime::Trap>()
+                    .is_some_and(|trap| *trap == wasmtime::Trap::Interrupt);
+                if is_deadline {
+                    return Err(timeout);
+                }
+                Err(self.trap(function, err, guest_output))
+            }
+            Ok(Ok(value)) => Ok(value),
+        }
+    }
+
+    fn trap(&self, function: &'static str, err: wasmtime::Error, guest_output: String) -> CallError {
+        let reason = format!("{err:#}");
+        tracing::warn!(adapter = %self.name, function, error = %reason, "adapter trapped");
+        CallError::Trap {
+            adapter: self.name.clone(),
+            function,
+            reason,
+            guest_output,
+        }
+    }
+
+    /// Logs what the guest printed during the call, line by line, and returns
+    /// it so that a trap can carry it (a panic message, say).
+    fn flush_guest_output(&self, call: &mut Call, function: &'static str) -> String {
+        let state = call.store.data_mut();
+        let (text, dropped) = state.output.take();
+        for line in text.lines().filter(|line| !line.trim().is_empty()) {
+            tracing::info!(adapter = %self.name, function, line, "adapter output");
+        }
+        if dropped > 0 {
+            tracing::warn!(
+                adapter = %self.name,
+                function,
+                dropped_bytes = dropped,
+                "adapter output truncated"
+            );
+        }
+        if state.log_lines_dropped > 0 {
+            tracing::warn!(
+                adapter = %self.name,
+                function,
+                dropped_lines = state.log_lines_dropped,
+                "adapter log lines dropped by the rate limit"
+            );
+            state.log_lines_dropped = 0;
+        }
+        text
+    }
+
+    fn provider_error(&self, function: &'static str, err: wit::ProviderError) -> CallError {
+        let (kind, message) = error_from_wit(err);
+        CallError::Provider {
+            adapter: self.name.clone(),
+            function,
+            kind,
+            message,
+        }
+    }
+
+    fn environment_state(
+        &self,
+        function: &'static str,
+        result: Result<wit::EnvironmentState, wit::ProviderError>,
+    ) -> Result<AdapterState, CallError> {
+        let state = result.map_err(|err| self.provider_error(function, err))?;
+        state_from_wit(state).map_err(|message| CallError::Provider {
+            adapter: self.name.clone(),
+            function,
+            kind: ProviderErrorKind::Internal,
+            message,
+        })
+    }
+}

@@ -1,0 +1,68 @@
+//! The wasmtime engine shared by every adapter, and the epoch ticker that
+//! enforces call deadlines.
+
+use std::time::Duration;
+
+use wasmtime::{Config, Engine, EngineWeak, InstanceAllocationStrategy, PoolingAllocationConfig};
+
+/// How often the engine's epoch advances. Call deadlines are counted in these
+/// ticks, so a call overruns its deadline by at most one tick.
+pub(crate) const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// Most adapter calls that can run at once. Each needs a slot of the pooling
+/// allocator; a call beyond this fails with `unavailable`.
+pub(crate) const MAX_CONCURRENT_CALLS: u32 = 256;
+
+/// Builds the engine: async calls, component model, epoch interruption, and the
+/// pooling allocator with copy-on-write memory initialization, so that a fresh
+/// instance per call is cheap.
+///
+/// # Errors
+///
+/// Fails when the pooling allocator can not reserve its address space.
+pub(crate) fn build_engine(guest_memory_bytes: u64) -> wasmtime::Result<Engine> {
+    let mut pool = PoolingAllocationConfig::default();
+    pool.total_component_instances(MAX_CONCURRENT_CALLS);
+    // A Rust guest instantiates a handful of core modules (its own code and the
+    // WASI adapter); larger toolchains instantiate more.
+    pool.total_core_instances(MAX_CONCURRENT_CALLS * 8);
+    pool.total_memories(MAX_CONCURRENT_CALLS * 4);
+    pool.total_tables(MAX_CONCURRENT_CALLS * 4);
+    pool.max_memories_per_component(8);
+    pool.max_tables_per_component(8);
+    pool.max_core_instances_per_component(64);
+    pool.max_memory_size(usize::try_from(guest_memory_bytes).unwrap_or(usize::MAX));
+    pool.max_component_instance_size(1 << 20);
+    pool.max_core_instance_size(1 << 20);
+    pool.table_elements(100_000);
+
+    let mut config = Config::new();
+    config.async_support(true);
+    config.wasm_component_model(true);
+    config.epoch_interruption(true);
+    config.memory_init_cow(true);
+    config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    Engine::new(&config)
+}
+
+/// Advances the engine's epoch every [`EPOCH_TICK`] on a plain thread, until
+/// the engine is dropped. A thread, not a task, so that a busy async runtime
+/// can not delay deadlines.
+pub(crate) fn start_epoch_ticker(engine: EngineWeak) {
+    std::thread::Builder::new()
+        .name("envhost-epoch".into())
+        .spawn(move || {
+            while let Some(engine) = engine.upgrade() {
+                engine.increment_epoch();
+                drop(engine);
+                std::thread::sleep(EPOCH_TICK);
+            }
+        })
+        .expect("spawning the epoch thread only fails when the OS is out of threads");
+}
+
+/// Returns the number of epoch ticks that make up `timeout`, at least one.
+pub(crate) fn deadline_ticks(timeout: Duration) -> u64 {
+    let ticks = timeout.as_millis() / EPOCH_TICK.as_millis();
+    u64::try_from(ticks).unwrap_or(u64::MAX).max(1)
+}

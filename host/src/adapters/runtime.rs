@@ -1,0 +1,276 @@
+//! The runtime every adapter shares: engine, linker, container access and
+//! guest limits. Loading a file turns it into an [`Adapter`].
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
+use wasmtime::component::{Component, HasSelf, Linker};
+use wasmtime::{Engine, Store};
+
+use super::adapter::{Adapter, ExportIndices};
+use super::bindings::v0_1_0;
+use super::convert::json_object_from_wit;
+use super::engine::{build_engine, deadline_ticks, start_epoch_ticker};
+use super::error::LoadError;
+use super::store::CallState;
+use crate::container::ContainerHost;
+use crate::ids::AdapterName;
+use crate::model::{self, Capabilities};
+
+/// WIT package versions this host can load, newest first.
+pub const SUPPORTED_WIT_VERSIONS: &[&str] = &["0.1.0"];
+
+/// Limits applied to every adapter call.
+#[derive(Clone, Copy, Debug)]
+pub struct GuestLimits {
+    /// Linear memory one instance may grow to, in bytes.
+    pub memory_bytes: u64,
+    /// Wall-clock deadline of one call, host calls included.
+    pub call_timeout: Duration,
+}
+
+/// Engine, linker and host services shared by all loaded adapters.
+pub struct Runtime {
+    pub(crate) engine: Engine,
+    linker: Linker<CallState>,
+    pub(crate) containers: Option<ContainerHost>,
+    pub(crate) limits: GuestLimits,
+}
+
+impl Runtime {
+    /// Builds the engine and linker and starts the epoch ticker.
+    ///
+    /// `containers` is `None` for offline validation: adapters still load,
+    /// and their container calls fail as unavailable.
+    ///
+    /// # Errors
+    ///
+    /// Fails when the engine can not be created or the WASI and envhost
+    /// imports can not be linked.
+    pub fn new(limits: GuestLimits, containers: Option<ContainerHost>) -> anyhow::Result<Arc<Self>> {
+        let engine = build_engine(limits.memory_bytes)
+            .map_err(|err| anyhow::anyhow!("failed to create the wasm engine: {err:#}"))?;
+        start_epoch_ticker(engine.weak());
+
+        let mut linker = Linker::<CallState>::new(&engine);
+        // Guests built by current toolchains import WASI interfaces whether
+        // or not they use them (even filesystem and sockets); they are linked
+        // here, and the store's WASI context grants nothing.
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker)
+            .map_err(|err| anyhow::anyhow!("failed to link WASI: {err:#}"))?;
+        v0_1_0::AdapterTwoPhase::add_to_linker::<CallState, HasSelf<CallState>>(
+            &mut linker,
+            |state| state,
+        )
+        .map_err(|err| anyhow::anyhow!("failed to link envhost imports: {err:#}"))?;
+
+        Ok(Arc::new(Self {
+            engine,
+            linker,
+            containers,
+            limits,
+        }))
+    }
+
+    /// Loads an adapter from a file; its name is the file stem.
+    ///
+    /// # Errors
+    ///
+    /// Fails, with the file and the reason, when the file can not be read, is
+    /// not a component, imports what the host does not provide, lacks the
+    /// `provider` export, targets an unknown WIT version, or rejects its
+    /// options in `init`.
+    pub async fn load_file(
+        self: &Arc<Self>,
+        path: &Path,
+        options: &serde_json::Value,
+    ) -> Result<Adapter, LoadError> {
+        let name = adapter_name_for(path)?;
+        let bytes = tokio::fs::read(path).await.map_err(|source| LoadError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        self.load_bytes(name, path, bytes, options).await
+    }
+
+    /// Loads an adapter from bytes already read from `path`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Runtime::load_file`].
+    pub async fn load_bytes(
+        self: &Arc<Self>,
+        name: AdapterName,
+        path: &Path,
+        bytes: Vec<u8>,
+        options: &serde_json::Value,
+    ) -> Result<Adapter, LoadError> {
+        let invalid = |reason: String| LoadError::Invalid {
+            path: path.to_owned(),
+            reason,
+        };
+        check_component_header(&bytes).map_err(|reason| LoadError::NotAComponent {
+            path: path.to_owned(),
+            reason,
+        })?;
+        let digest = format!("sha256:{:x}", Sha256::digest(&bytes));
+
+        // Compiling takes tens of milliseconds for a small component and
+        // seconds for a large one: keep it off the async runtime.
+        let engine = self.engine.clone();
+        let component = tokio::task::spawn_blocking(move || Component::new(&engine, &bytes))
+            .await
+            .map_err(|err| invalid(format!("compilation panicked: {err}")))?
+            .map_err(|err| invalid(format!("failed to compile: {err:#}")))?;
+
+        let wit_version = exported_wit_version(&self.engine, &component).map_err(invalid)?;
+        let pre = self
+            .linker
+            .instantiate_pre(&component)
+            .map_err(|err| invalid(format!("imports what this host does not provide: {err:#}")))?;
+        let exports = ExportIndices::discover(&pre).map_err(invalid)?;
+
+        let options_json = options.to_string();
+        let mut adapter = Adapter {
+            name: name.clone(),
+            file: path.to_owned(),
+            digest,
+            loaded_at: model::now(),
+            wit_version,
+            version: String::new(),
+            capabilities: exports.capabilities(),
+            options_json,
+            pre,
+            exports,
+            runtime: Arc::clone(self),
+        };
+
+        // Probe: a first instance must accept the options and describe itself.
+        let info = adapter.probe().await.map_err(|err| LoadError::Init {
+            adapter: name.clone(),
+            reason: err.to_string(),
+        })?;
+        let custom = json_object_from_wit(&info.custom_capabilities).map_err(|reason| {
+            LoadError::Init {
+                adapter: name.clone(),
+                reason: format!("metadata returned invalid custom capabilities: {reason}"),
+            }
+        })?;
+        adapter.version = info.version;
+        adapter.capabilities.custom = custom;
+        Ok(adapter)
+    }
+
+    /// Creates a store for one call, with the deadline and memory limit set.
+    pub(crate) fn new_store(&self, state: CallState) -> Store<CallState> {
+        let mut store = Store::new(&self.engine, state);
+        store.limiter(|state| &mut state.limits);
+        store.set_epoch_deadline(deadline_ticks(self.limits.call_timeout));
+        store.epoch_deadline_trap();
+        store
+    }
+}
+
+/// Returns the adapter name for a file: its stem.
+///
+/// # Errors
+///
+/// Fails when the stem is not a valid adapter name.
+pub fn adapter_name_for(path: &Path) -> Result<AdapterName, LoadError> {
+    let stem = path
+        .file_stem()
+        .and_then(|stem| stem.to_str())
+        .unwrap_or_default();
+    AdapterName::parse(stem).map_err(|err| LoadError::InvalidName {
+        path: path.to_owned(),
+        reason: err.to_string(),
+    })
+}
+
+/// Checks the 8-byte preamble, so that a core module or a stray file gets a
+/// plain answer instead of a parser error.
+fn check_component_header(bytes: &[u8]) -> Result<(), String> {
+    if bytes.len() < 8 || &bytes[..4] != b"\0asm" {
+        return Err(format!(
+            "not a WebAssembly file ({} bytes, no `\\0asm` header); \
+             the file may be truncated or still being copied",
+            bytes.len()
+        ));
+    }
+    // Bytes 4..8 are a version and a layer: layer 0 is a core module, layer 1
+    // a component.
+    match bytes[6..8] {
+        [1, 0] => Ok(()),
+        [0, 0] => Err("this is a core WebAssembly module, not a component; build it for \
+                       `wasm32-wasip2` or wrap it with `wasm-tools component new`"
+            .to_owned()),
+        _ => Err(format!(
+            "unknown WebAssembly layer {:?} in the header",
+            &bytes[6..8]
+        )),
+    }
+}
+
+/// Reads which `envhost:provider` version the component's `provider` export
+/// targets.
+fn exported_wit_version(engine: &Engine, component: &Component) -> Result<&'static str, String> {
+    let prefix = "envhost:provider/provider@";
+    let exported: Vec<String> = component
+        .component_type()
+        .exports(engine)
+        .map(|(name, _)| name.to_owned())
+        .collect();
+    let Some(version) = exported.iter().find_map(|name| name.strip_prefix(prefix)) else {
+        return Err(format!(
+            "does not export `envhost:provider/provider`, the interface every adapter \
+             implements (it exports: {})",
+            if exported.is_empty() { "nothing".to_owned() } else { exported.join(", ") }
+        ));
+    };
+    SUPPORTED_WIT_VERSIONS
+        .iter()
+        .copied()
+        .find(|supported| *supported == version)
+        .ok_or_else(|| {
+            format!(
+                "targets `envhost:provider@{version}`, which this host does not support \
+                 (supported: {})",
+                SUPPORTED_WIT_VERSIONS.join(", ")
+            )
+        })
+}
+
+impl ExportIndices {
+    /// What the exports make the adapter capable of. Lease renewal is always
+    /// supported because the host keeps leases itself.
+    pub(crate) fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            supports_lease_renewal: true,
+            supports_two_phase: self.two_phase.is_some(),
+            ..Capabilities::default()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_check_names_core_modules() {
+        let core = b"\0asm\x01\0\0\0";
+        assert!(check_component_header(core).unwrap_err().contains("core WebAssembly module"));
+        let component = b"\0asm\x0d\0\x01\0";
+        assert!(check_component_header(component).is_ok());
+        assert!(check_component_header(b"\0as").unwrap_err().contains("truncated"));
+        assert!(check_component_header(b"hello world!").unwrap_err().contains("not a WebAssembly"));
+    }
+
+    #[test]
+    fn adapter_name_is_the_file_stem() {
+        assert_eq!(adapter_name_for(Path::new("/a/docker.wasm")).unwrap().as_str(), "docker");
+        assert!(adapter_name_for(Path::new("/a/Bad Name.wasm")).is_err());
+    }
+}

@@ -1,0 +1,591 @@
+//! [`EnvironmentService`]: the provider contract implemented over the adapter
+//! registry, the state store and the container host.
+
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sha2::{Digest, Sha256};
+use tokio::sync::{Mutex, MutexGuard};
+
+use super::{Environments, ServiceError, validate};
+use crate::adapters::{Adapter, AdapterState, CallError, ProviderErrorKind, Registry, ReservationState};
+use crate::container::{ContainerError, ContainerHost};
+use crate::ids::{AdapterName, EnvironmentId};
+use crate::model::{
+    self, AdapterSummary, CreateRequest, Descriptor, JsonObject, Lease, ListFilter,
+    ReserveRequest, StartRequest, Status,
+};
+use crate::state::{EnvironmentRecord, RecordKind, StateError, Store};
+
+/// Number of lock stripes serializing operations on the same environment id.
+const LOCK_STRIPES: usize = 64;
+
+/// Settings of the service, from the `[leases]` and `[adapters]` config.
+#[derive(Clone, Debug)]
+pub struct ServiceSettings {
+    /// Adapter used when a request names no `provider`.
+    pub default_adapter: Option<AdapterName>,
+    /// Lease length when a request gives no `ttlMs`.
+    pub default_ttl: Duration,
+    /// Longest lease a request may ask for.
+    pub max_ttl: Duration,
+    /// How long a destroyed environment still reads `terminated` before it
+    /// is forgotten (404).
+    pub tombstone_retention: Duration,
+}
+
+/// The provider contract over adapters, durable records and containers.
+pub struct EnvironmentService {
+    store: Arc<dyn Store>,
+    registry: Arc<Registry>,
+    containers: ContainerHost,
+    settings: ServiceSettings,
+    locks: Vec<Mutex<()>>,
+}
+
+impl EnvironmentService {
+    /// Creates the service.
+    pub fn new(
+        store: Arc<dyn Store>,
+        registry: Arc<Registry>,
+        containers: ContainerHost,
+        settings: ServiceSettings,
+    ) -> Self {
+        Self {
+            store,
+            registry,
+            containers,
+            settings,
+            locks: (0..LOCK_STRIPES).map(|_| Mutex::new(())).collect(),
+        }
+    }
+
+    /// Serializes operations on one id, so that a create racing a destroy of
+    /// the same environment sees a consistent record.
+    async fn lock(&self, id: &EnvironmentId) -> MutexGuard<'_, ()> {
+        let mut hasher = DefaultHasher::new();
+        id.hash(&mut hasher);
+        let stripe = (hasher.finish() % LOCK_STRIPES as u64) as usize;
+        self.locks[stripe].lock().await
+    }
+
+    /// Runs a store operation on the blocking pool.
+    async fn with_store<R, F>(&self, operation: F) -> Result<R, ServiceError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&dyn Store) -> Result<R, StateError> + Send + 'static,
+    {
+        let store = Arc::clone(&self.store);
+        tokio::task::spawn_blocking(move || operation(store.as_ref()))
+            .await
+            .map_err(|err| ServiceError::Internal(format!("state store task failed: {err}")))?
+            .map_err(|err| ServiceError::Internal(err.to_string()))
+    }
+
+    async fn get_record(&self, id: &EnvironmentId) -> Result<Option<EnvironmentRecord>, ServiceError> {
+        let id = id.clone();
+        self.with_store(move |store| store.get(&id)).await
+    }
+
+    async fn insert_record(&self, record: &EnvironmentRecord) -> Result<(), ServiceError> {
+        let record = record.clone();
+        self.with_store(move |store| store.insert(&record)).await
+    }
+
+    async fn update_record(&self, record: &EnvironmentRecord) -> Result<(), ServiceError> {
+        let record = record.clone();
+        self.with_store(move |store| store.update(&record)).await
+    }
+
+    async fn delete_record(&self, id: &EnvironmentId) -> Result<(), ServiceError> {
+        let id = id.clone();
+        self.with_store(move |store| store.delete(&id)).await
+    }
+
+    fn adapter_name(&self, provider: Option<&str>) -> Result<AdapterName, ServiceError> {
+        match provider {
+            Some(name) => Ok(AdapterName::parse(name)?),
+            None => self.settings.default_adapter.clone().ok_or_else(|| {
+                ServiceError::InvalidRequest(
+                    "missing `provider`: the request names no adapter and no default adapter \
+                     is configured (`adapters.default`)"
+                        .to_owned(),
+                )
+            }),
+        }
+    }
+
+    fn adapter(&self, name: &AdapterName) -> Result<Arc<Adapter>, ServiceError> {
+        if let Some(adapter) = self.registry.get(name) {
+            return Ok(adapter);
+        }
+        let detail = match self.registry.load_error(name.as_str()) {
+            Some(error) => format!("adapter `{name}` failed to load: {error}"),
+            None => format!("adapter `{name}` is not loaded"),
+        };
+        Err(ServiceError::NotFound(detail))
+    }
+
+    /// Checks a workspace path against the policy and returns its resolved
+    /// form, which is what the adapter receives.
+    fn workspace(&self, path: Option<&str>) -> Result<Option<PathBuf>, ServiceError> {
+        let Some(path) = path else {
+            return Ok(None);
+        };
+        let path = std::path::Path::new(path);
+        if !path.is_absolute() {
+            return Err(ServiceError::InvalidRequest(format!(
+                "invalid `workspacePath` `{}`: expected an absolute path",
+                path.display()
+            )));
+        }
+        self.containers
+            .policy()
+            .check_workspace(path)
+            .map(Some)
+            .map_err(|err| match err {
+                ContainerError::Denied { .. } => ServiceError::Denied(err.to_string()),
+                other => ServiceError::InvalidRequest(format!(
+                    "invalid `workspacePath`: {other}"
+                )),
+            })
+    }
+
+    fn new_lease(&self, ttl_ms: u64) -> Lease {
+        let acquired_at = model::now();
+        let ttl = chrono::Duration::milliseconds(i64::try_from(ttl_ms).unwrap_or(i64::MAX));
+        Lease {
+            lease_id: uuid::Uuid::now_v7().simple().to_string(),
+            acquired_at,
+            expires_at: acquired_at + ttl,
+            owner: None,
+        }
+    }
+
+    fn is_forgotten(&self, record: &EnvironmentRecord) -> bool {
+        let retention = chrono::Duration::from_std(self.settings.tombstone_retention)
+            .unwrap_or(chrono::Duration::MAX);
+        record.status.is_terminal() && record.updated_at + retention < model::now()
+    }
+
+    /// Applies what the adapter reported to the record.
+    fn apply_state(record: &mut EnvironmentRecord, request_metadata: &JsonObject, state: AdapterState) {
+        let mut metadata = request_metadata.clone();
+        metadata.extend(state.metadata);
+        record.status = state.status;
+        record.reason = state.reason;
+        record.endpoints = state.endpoints;
+        record.metadata = metadata;
+        record.updated_at = model::now();
+    }
+
+    /// Cleans up after a failed create or start: asks the adapter to destroy
+    /// what it may have made, then removes any container left by labels.
+    async fn clean_up_failed(&self, adapter: &Adapter, id: &EnvironmentId) {
+        if let Err(err) = adapter.destroy(id, Some("create-failed")).await {
+            tracing::warn!(environment = %id, adapter = %adapter.name(), error = %err, "cleanup after a failed create failed in the adapter");
+        }
+        match self.containers.remove_environment_containers(id).await {
+            Ok(0) => {}
+            Ok(removed) => tracing::warn!(environment = %id, removed, "removed containers left by a failed create"),
+            Err(err) => tracing::error!(environment = %id, error = %err, "failed to remove containers left by a failed create"),
+        }
+    }
+
+    /// Refreshes a live record from its adapter and stores any change.
+    async fn refresh(&self, mut record: EnvironmentRecord) -> Result<EnvironmentRecord, ServiceError> {
+        let is_started_environment = record.kind == RecordKind::Environment
+            || record.start_request.is_some();
+        if record.status.is_terminal() || !is_started_environment {
+            return Ok(record);
+        }
+        let Some(adapter) = self.registry.get(&record.adapter) else {
+            return Ok(record);
+        };
+        let request_metadata = request_metadata(&record);
+        match adapter.get_status(&record.id).await {
+            Ok(state) => {
+                let changed = state.status != record.status
+                    || state.reason != record.reason
+                    || state.endpoints != record.endpoints;
+                if changed {
+                    Self::apply_state(&mut record, &request_metadata, state);
+                    self.update_record(&record).await?;
+                }
+            }
+            Err(CallError::Provider { kind: ProviderErrorKind::NotFound, message, .. }) => {
+                record.status = Status::Failed;
+                record.reason = Some(format!("environment vanished from its backend: {message}"));
+                record.updated_at = model::now();
+                self.update_record(&record).await?;
+            }
+            Err(err) => {
+                // The stored record is still the best answer; the caller sees
+                // it, the operator sees the log.
+                tracing::warn!(environment = %record.id, adapter = %record.adapter, error = %err, "status refresh failed");
+            }
+        }
+        Ok(record)
+    }
+}
+
+/// Returns the metadata the caller sent with the create or reserve request.
+fn request_metadata(record: &EnvironmentRecord) -> JsonObject {
+    let mut metadata = record
+        .request
+        .get("metadata")
+        .and_then(|value| value.as_object())
+        .cloned()
+        .unwrap_or_default();
+    if let Some(start) = record.start_request.as_ref().and_then(|s| s.get("metadata")) {
+        if let Some(start) = start.as_object() {
+            metadata.extend(start.clone());
+        }
+    }
+    metadata
+}
+
+/// Digest of a request in canonical JSON (object keys sorted), for
+/// idempotency checks.
+fn digest(value: &serde_json::Value) -> String {
+    format!("sha256:{:x}", Sha256::digest(value.to_string().as_bytes()))
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> Result<serde_json::Value, ServiceError> {
+    serde_json::to_value(value)
+        .map_err(|err| ServiceError::Internal(format!("failed to encode a request: {err}")))
+}
+
+fn descriptor(record: &EnvironmentRecord) -> Descriptor {
+    Descriptor {
+        environment_id: record.id.clone(),
+        provider: record.adapter.to_string(),
+        status: record.status,
+        reason: record.reason.clone(),
+        created_at: record.created_at,
+        updated_at: record.updated_at,
+        lease: Some(record.lease.clone()),
+        endpoints: record.endpoints.clone(),
+        metadata: record.metadata.clone(),
+    }
+}
+
+/// Maps an adapter call error to what the caller sees.
+fn call_error(err: CallError) -> ServiceError {
+    match err {
+        CallError::Provider { kind, ref message, .. } => {
+            let message = message.clone();
+            match kind {
+                ProviderErrorKind::NotFound => ServiceError::NotFound(message),
+                ProviderErrorKind::InvalidRequest => ServiceError::InvalidRequest(message),
+                ProviderErrorKind::Denied => ServiceError::Denied(message),
+                ProviderErrorKind::Unavailable => ServiceError::Unavailable(message),
+                ProviderErrorKind::Conflict => ServiceError::Conflict(message),
+                ProviderErrorKind::Internal => ServiceError::Internal(err.to_string()),
+            }
+        }
+        CallError::Unsupported { .. } => ServiceError::NotImplemented(err.to_string()),
+        CallError::Timeout { .. } | CallError::Instantiate { .. } => {
+            ServiceError::Unavailable(err.to_string())
+        }
+        other => ServiceError::Internal(other.to_string()),
+    }
+}
+
+#[async_trait]
+impl Environments for EnvironmentService {
+    async fn create(&self, request: CreateRequest) -> Result<Descriptor, ServiceError> {
+        let id = match &request.environment_id {
+            Some(id) => EnvironmentId::parse(id)?,
+            None => EnvironmentId::mint(),
+        };
+        let adapter_name = self.adapter_name(request.provider.as_deref())?;
+        let ttl_ms = validate::ttl_ms(request.ttl_ms, self.settings.default_ttl, self.settings.max_ttl)?;
+        validate::resources(&request.resources)?;
+        validate::env(&request.env)?;
+        validate::metadata(&request.metadata)?;
+        let workspace = self.workspace(request.workspace_path.as_deref())?;
+
+        // The idempotency key is everything but the id, with the defaults
+        // filled in, so that naming the default adapter explicitly is the
+        // same request.
+        let mut normalized = request.clone();
+        normalized.environment_id = None;
+        normalized.provider = Some(adapter_name.to_string());
+        normalized.ttl_ms = Some(ttl_ms);
+        let request_json = to_json(&normalized)?;
+        let request_digest = digest(&request_json);
+
+        let _guard = self.lock(&id).await;
+        if let Some(existing) = self.get_record(&id).await? {
+            if existing.request_digest != request_digest || existing.kind != RecordKind::Environment {
+                return Err(ServiceError::Conflict(format!(
+                    "environment `{id}` already exists with a different request"
+                )));
+            }
+            return Ok(descriptor(&existing));
+        }
+        let adapter = self.adapter(&adapter_name)?;
+
+        // The record is written before the adapter runs, so that a crash in
+        // between leaves a record to recover from, never an unowned container.
+        let now = model::now();
+        let mut record = EnvironmentRecord {
+            id: id.clone(),
+            adapter: adapter_name.clone(),
+            kind: RecordKind::Environment,
+            status: Status::Provisioning,
+            reason: None,
+            tenant_id: request.tenant_id.clone(),
+            namespace: request.namespace.clone(),
+            run_id: request.run_id.clone(),
+            request: request_json,
+            request_digest,
+            start_request: None,
+            reservation: None,
+            endpoints: Vec::new(),
+            metadata: request.metadata.clone(),
+            lease: self.new_lease(ttl_ms),
+            created_at: now,
+            updated_at: now,
+        };
+        self.insert_record(&record).await?;
+
+        match adapter.create(&id, &request, ttl_ms, workspace.as_deref()).await {
+            Ok(state) => {
+                Self::apply_state(&mut record, &request.metadata, state);
+                self.update_record(&record).await?;
+                tracing::info!(environment = %id, adapter = %adapter_name, status = %record.status, "environment created");
+                Ok(descriptor(&record))
+            }
+            Err(err) => {
+                tracing::warn!(environment = %id, adapter = %adapter_name, error = %err, "create failed");
+                self.clean_up_failed(&adapter, &id).await;
+                self.delete_record(&id).await?;
+                Err(call_error(err))
+            }
+        }
+    }
+
+    async fn get(&self, id: &EnvironmentId) -> Result<Descriptor, ServiceError> {
+        let not_found = || ServiceError::NotFound(format!("environment `{id}` not found"));
+        let record = self.get_record(id).await?.ok_or_else(not_found)?;
+        if self.is_forgotten(&record) {
+            return Err(not_found());
+        }
+        let record = self.refresh(record).await?;
+        Ok(descriptor(&record))
+    }
+
+    async fn list(&self, filter: &ListFilter) -> Result<Vec<Descriptor>, ServiceError> {
+        let filter = filter.clone();
+        let records = self.with_store(move |store| store.list(&filter)).await?;
+        Ok(records
+            .iter()
+            .filter(|record| !self.is_forgotten(record))
+            .map(descriptor)
+            .collect())
+    }
+
+    async fn destroy(
+        &self,
+        id: &EnvironmentId,
+        reason: Option<String>,
+    ) -> Result<Option<Descriptor>, ServiceError> {
+        let _guard = self.lock(id).await;
+        let Some(mut record) = self.get_record(id).await? else {
+            return Ok(None);
+        };
+        if record.status.is_terminal() {
+            return Ok(Some(descriptor(&record)));
+        }
+        let reason = reason.unwrap_or_else(|| "destroyed on request".to_owned());
+
+        record.status = Status::Terminating;
+        record.updated_at = model::now();
+        self.update_record(&record).await?;
+
+        let adapter_outcome = match self.registry.get(&record.adapter) {
+            Some(adapter) => adapter.destroy(id, Some(&reason)).await.map_err(Some),
+            None => Err(None),
+        };
+        // Whatever the adapter did, the host makes sure nothing labelled with
+        // this environment is left; when the adapter failed or is gone, this
+        // is the whole teardown.
+        let removed = self.containers.remove_environment_containers(id).await;
+        match (&adapter_outcome, &removed) {
+            (Ok(()), Ok(_)) => {}
+            (Err(adapter_error), Ok(count)) => {
+                tracing::warn!(environment = %id, adapter = %record.adapter, error = ?adapter_error.as_ref().map(ToString::to_string), removed = count, "adapter destroy failed or adapter missing; removed containers by label");
+            }
+            (_, Err(err)) => {
+                tracing::error!(environment = %id, error = %err, "failed to remove containers by label");
+                return Err(match adapter_outcome {
+                    Err(Some(call)) => call_error(call),
+                    _ => ServiceError::Unavailable(format!(
+                        "failed to destroy environment `{id}`: {err}"
+                    )),
+                });
+            }
+        }
+
+        record.status = Status::Terminated;
+        record.reason = Some(reason);
+        record.endpoints.clear();
+        record.updated_at = model::now();
+        self.update_record(&record).await?;
+        tracing::info!(environment = %id, adapter = %record.adapter, "environment destroyed");
+        Ok(Some(descriptor(&record)))
+    }
+
+    async fn reserve(&self, request: ReserveRequest) -> Result<Descriptor, ServiceError> {
+        let id = match &request.environment_id {
+            Some(id) => EnvironmentId::parse(id)?,
+            None => EnvironmentId::mint(),
+        };
+        let adapter_name = self.adapter_name(request.provider.as_deref())?;
+        let ttl_ms = validate::ttl_ms(request.ttl_ms, self.settings.default_ttl, self.settings.max_ttl)?;
+        validate::metadata(&request.metadata)?;
+
+        let mut normalized = request.clone();
+        normalized.environment_id = None;
+        normalized.provider = Some(adapter_name.to_string());
+        normalized.ttl_ms = Some(ttl_ms);
+        let request_json = to_json(&normalized)?;
+        let request_digest = digest(&request_json);
+
+        let _guard = self.lock(&id).await;
+        if let Some(existing) = self.get_record(&id).await? {
+            if existing.request_digest != request_digest || existing.kind != RecordKind::Reservation {
+                return Err(ServiceError::Conflict(format!(
+                    "environment `{id}` already exists with a different request"
+                )));
+            }
+            return Ok(descriptor(&existing));
+        }
+        let adapter = self.adapter(&adapter_name)?;
+        if !adapter.capabilities().supports_two_phase {
+            return Err(ServiceError::NotImplemented(format!(
+                "adapter `{adapter_name}` does not support two-phase provisioning \
+                 (it does not export `two-phase`)"
+            )));
+        }
+
+        let now = model::now();
+        let mut record = EnvironmentRecord {
+            id: id.clone(),
+            adapter: adapter_name.clone(),
+            kind: RecordKind::Reservation,
+            status: Status::Pending,
+            reason: None,
+            tenant_id: None,
+            namespace: request.namespace.clone(),
+            run_id: request.run_id.clone(),
+            request: request_json,
+            request_digest,
+            start_request: None,
+            reservation: None,
+            endpoints: Vec::new(),
+            metadata: request.metadata.clone(),
+            lease: self.new_lease(ttl_ms),
+            created_at: now,
+            updated_at: now,
+        };
+        self.insert_record(&record).await?;
+
+        match adapter.reserve(&id, &request, ttl_ms).await {
+            Ok(reservation) => {
+                record.status = reservation.status;
+                record.reservation = Some(to_json(&reservation)?);
+                record.updated_at = model::now();
+                self.update_record(&record).await?;
+                tracing::info!(environment = %id, adapter = %adapter_name, "environment reserved");
+                Ok(descriptor(&record))
+            }
+            Err(err) => {
+                tracing::warn!(environment = %id, adapter = %adapter_name, error = %err, "reserve failed");
+                self.clean_up_failed(&adapter, &id).await;
+                self.delete_record(&id).await?;
+                Err(call_error(err))
+            }
+        }
+    }
+
+    async fn start(
+        &self,
+        id: &EnvironmentId,
+        request: StartRequest,
+    ) -> Result<Descriptor, ServiceError> {
+        validate::env(&request.env)?;
+        validate::metadata(&request.metadata)?;
+        let workspace = self.workspace(request.workspace_path.as_deref())?;
+        let start_json = to_json(&request)?;
+
+        let _guard = self.lock(id).await;
+        let mut record = self
+            .get_record(id)
+            .await?
+            .ok_or_else(|| ServiceError::NotFound(format!("reservation `{id}` not found")))?;
+        if record.kind != RecordKind::Reservation {
+            return Err(ServiceError::Conflict(format!(
+                "environment `{id}` was created directly, not reserved: there is nothing to start"
+            )));
+        }
+        if let Some(previous) = &record.start_request {
+            if *previous != start_json {
+                return Err(ServiceError::Conflict(format!(
+                    "environment `{id}` was already started with a different request"
+                )));
+            }
+            return Ok(descriptor(&record));
+        }
+        if record.status.is_terminal() {
+            return Err(ServiceError::Conflict(format!(
+                "reservation `{id}` is {}: it can not be started",
+                record.status
+            )));
+        }
+        let adapter = self.adapter(&record.adapter)?;
+        let reservation: ReservationState = record
+            .reservation
+            .clone()
+            .and_then(|value| serde_json::from_value(value).ok())
+            .ok_or_else(|| {
+                ServiceError::Internal(format!("reservation `{id}` has no stored adapter data"))
+            })?;
+
+        // Mark it before the adapter runs, for the same reason as create.
+        record.status = Status::Provisioning;
+        record.start_request = Some(start_json);
+        record.updated_at = model::now();
+        self.update_record(&record).await?;
+
+        match adapter.start(id, &reservation, &request, workspace.as_deref()).await {
+            Ok(state) => {
+                let metadata = request_metadata(&record);
+                Self::apply_state(&mut record, &metadata, state);
+                self.update_record(&record).await?;
+                tracing::info!(environment = %id, adapter = %record.adapter, status = %record.status, "reserved environment started");
+                Ok(descriptor(&record))
+            }
+            Err(err) => {
+                tracing::warn!(environment = %id, adapter = %record.adapter, error = %err, "start failed");
+                self.clean_up_failed(&adapter, id).await;
+                // The reservation stays, so the caller can fix the request
+                // and start again.
+                record.status = reservation.status;
+                record.start_request = None;
+                record.updated_at = model::now();
+                self.update_record(&record).await?;
+                Err(call_error(err))
+            }
+        }
+    }
+
+    fn adapters(&self) -> Vec<AdapterSummary> {
+        self.registry.summaries()
+    }
+}

@@ -1,0 +1,148 @@
+//! `envhost serve`: loads the configuration, opens the state store, connects
+//! to Docker, loads the adapters and serves the HTTP API until SIGTERM or
+//! ctrl-c.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::Context;
+
+use crate::adapters::{GuestLimits, Registry, Runtime};
+use crate::api::{self, ApiOptions};
+use crate::config::Config;
+use crate::container::{ContainerHost, Policy};
+use crate::environments::{EnvironmentService, ServiceSettings};
+use crate::state::{SqliteStore, Store};
+
+/// Runs the host with the configuration file at `config_path`.
+///
+/// # Errors
+///
+/// Fails when the configuration is invalid, the state store or the Docker
+/// engine can not be opened, the adapters directory can not be read, or the
+/// listen address can not be bound.
+pub async fn serve(config_path: &Path) -> anyhow::Result<()> {
+    let config = Config::load(config_path)?;
+
+    let token = read_token(&config)?;
+    api::require_token_for(config.server.listen, token.as_deref())
+        .map_err(|message| anyhow::anyhow!(message))?;
+
+    let store = open_store(&config.state.path).await?;
+    let host_id = store.host_id().context("failed to read the host id from the state store")?;
+
+    for root in &config.policy.workspace_roots {
+        std::fs::create_dir_all(root)
+            .with_context(|| format!("failed to create workspace root `{}`", root.display()))?;
+    }
+    let policy = Policy {
+        allowed_images: config.policy.allowed_images.clone(),
+        allow_pulls: config.policy.allow_pulls,
+        workspace_roots: config.policy.workspace_roots.clone(),
+        publish_address: config.policy.publish_address,
+        max_nano_cpus: config.policy.max_cpu_nanos,
+        max_memory_bytes: config.policy.max_memory_bytes,
+        pids_limit: config.policy.pids_limit,
+    };
+    let containers = ContainerHost::connect(config.docker.host.as_deref(), policy, host_id.clone())
+        .await
+        .context("failed to connect to the Docker engine")?;
+
+    let limits = GuestLimits {
+        memory_bytes: config.limits.guest_memory_bytes,
+        call_timeout: config.limits.call_timeout,
+    };
+    let runtime = Runtime::new(limits, Some(containers.clone()))?;
+    let options: BTreeMap<String, serde_json::Value> = config
+        .adapters
+        .adapters
+        .iter()
+        .map(|(name, adapter)| {
+            (name.to_string(), serde_json::Value::Object(adapter.options.clone()))
+        })
+        .collect();
+    let dir = &config.adapters.dir;
+    let registry = Registry::load_dir(&runtime, dir, &options)
+        .await
+        .with_context(|| format!("failed to read adapters directory `{}`", dir.display()))?;
+    if let Some(default) = &config.adapters.default {
+        if registry.get(default).is_none() {
+            tracing::warn!(adapter = %default, dir = %dir.display(), "the default adapter is not loaded");
+        }
+    }
+    let loaded = registry.summaries().len();
+
+    let settings = ServiceSettings {
+        default_adapter: config.adapters.default.clone(),
+        default_ttl: config.leases.default_ttl,
+        max_ttl: config.leases.max_ttl,
+        tombstone_retention: config.leases.tombstone_retention,
+    };
+    let service = EnvironmentService::new(store, Arc::new(registry), containers, settings);
+    let router = api::router(
+        Arc::new(service),
+        ApiOptions {
+            max_body_bytes: config.server.max_body_bytes,
+            token,
+        },
+    );
+
+    let listen = config.server.listen;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("failed to listen on `{listen}`"))?;
+    tracing::info!(%listen, host_id = %host_id, adapters = loaded, "envhost serving");
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("HTTP server failed")?;
+    tracing::info!("envhost stopped");
+    Ok(())
+}
+
+fn read_token(config: &Config) -> anyhow::Result<Option<String>> {
+    let Some(path) = &config.server.token_file else {
+        return Ok(None);
+    };
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("failed to read token file `{}`", path.display()))?;
+    let token = text.trim().to_owned();
+    anyhow::ensure!(!token.is_empty(), "token file `{}` is empty", path.display());
+    Ok(Some(token))
+}
+
+async fn open_store(path: &Path) -> anyhow::Result<Arc<dyn Store>> {
+    let path = path.to_owned();
+    let store = tokio::task::spawn_blocking(move || SqliteStore::open(&path))
+        .await
+        .context("state store task failed")??;
+    Ok(Arc::new(store))
+}
+
+/// Resolves on SIGTERM or ctrl-c. Environments keep running: their records
+/// and leases are in the store.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(err) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %err, "failed to listen for ctrl-c");
+            std::future::pending::<()>().await;
+        }
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(err) => {
+                tracing::error!(error = %err, "failed to listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => {}
+        () = terminate => {}
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}
