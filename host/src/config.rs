@@ -416,7 +416,11 @@ fn parse_adapters(
             return Err(section.unknown_key(key, &expected));
         };
         let name = AdapterName::parse(key).map_err(|err| {
-            section.invalid_value(key, key, format!("not an adapter name: {}", err.expected))
+            section.invalid_value(
+                key,
+                key,
+                format!("invalid adapter name: expected {}", err.expected),
+            )
         })?;
         adapters.insert(name, parse_adapter(&section.nested(key, table))?);
     }
@@ -426,7 +430,7 @@ fn parse_adapters(
             section.invalid_value(
                 "default",
                 name,
-                format!("not an adapter name: {}", err.expected),
+                format!("invalid adapter name: expected {}", err.expected),
             )
         })?),
         None => None,
