@@ -415,24 +415,12 @@ fn parse_adapters(
             );
             return Err(section.unknown_key(key, &expected));
         };
-        let name = AdapterName::parse(key).map_err(|err| {
-            section.invalid_value(
-                key,
-                key,
-                format!("invalid adapter name: expected {}", err.expected),
-            )
-        })?;
+        let name = parse_adapter_name(section, key, key)?;
         adapters.insert(name, parse_adapter(&section.nested(key, table))?);
     }
 
     let default = match section.string("default")? {
-        Some(name) => Some(AdapterName::parse(name).map_err(|err| {
-            section.invalid_value(
-                "default",
-                name,
-                format!("invalid adapter name: expected {}", err.expected),
-            )
-        })?),
+        Some(name) => Some(parse_adapter_name(section, "default", name)?),
         None => None,
     };
     Ok(AdaptersConfig {
@@ -446,6 +434,17 @@ fn parse_adapters(
             None => default_cache_dir(state),
         },
         adapters,
+    })
+}
+
+fn parse_adapter_name(
+    section: &Section<'_>,
+    key: &str,
+    name: &str,
+) -> Result<AdapterName, ConfigError> {
+    AdapterName::parse(name).map_err(|err| {
+        let reason = format!("invalid adapter name: expected {}", err.expected);
+        section.invalid_value(key, name, reason)
     })
 }
 
