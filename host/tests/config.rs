@@ -280,14 +280,14 @@ fn relative_paths_resolve_against_config_directory() {
 }
 
 #[test]
-fn bare_file_name_keeps_paths_relative_to_working_directory() {
+fn bare_file_name_keeps_paths_relative() {
     let config = Config::parse("", Path::new("envhost.toml")).unwrap();
     assert_eq!(config.state.path, PathBuf::from("envhost-state/envhost.db"));
     assert_eq!(config.adapters.dir, PathBuf::from("adapters"));
 }
 
 #[test]
-fn unknown_key_at_top_level_names_key_and_file() {
+fn unknown_top_level_key_names_file() {
     let err = parse_err("[polcy]\nallow_pulls = true");
     assert_eq!(
         err.to_string(),

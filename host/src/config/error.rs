@@ -14,7 +14,7 @@ pub enum ConfigError {
     Read {
         /// The config file.
         path: PathBuf,
-        /// Why reading failed.
+        /// The I/O error.
         source: io::Error,
     },
     /// The file is not valid TOML.
@@ -60,7 +60,7 @@ pub enum ConfigError {
         key: String,
         /// The rejected value as written.
         value: String,
-        /// What is wrong with it.
+        /// The reason the value is rejected.
         reason: String,
     },
     /// `leases.default_ttl` is longer than `leases.max_ttl`, so every lease
