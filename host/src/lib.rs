@@ -5,7 +5,10 @@
 //! API backed by the local Docker engine, and owns environment ids, leases,
 //! durable state, policy and the HTTP API.
 
+pub mod adapters;
+pub mod config;
 pub mod environments;
 pub mod ids;
 pub mod model;
-pub mod adapters;
+pub mod server;
+pub mod state;

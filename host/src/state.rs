@@ -1,0 +1,171 @@
+//! Durable records of environments, behind the [`Store`] trait so that a
+//! store shared by several hosts (PostgreSQL) can be added next to the
+//! embedded SQLite one.
+//!
+//! Every method returns only after the change is durable: an acknowledged
+//! write survives a crash of the process or of the machine.
+
+mod error;
+mod sqlite;
+
+pub use error::StateError;
+pub use sqlite::SqliteStore;
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::ids::{AdapterName, EnvironmentId, HostId};
+use crate::model::{Endpoint, JsonObject, Lease, ListFilter, Status};
+
+/// Storage of the host id and of environment records.
+///
+/// Methods are synchronous and may block on disk I/O: call them from
+/// `tokio::task::spawn_blocking` in async code.
+pub trait Store: Send + Sync + 'static {
+    /// Returns the host id: created and stored on first call, the same ever
+    /// after.
+    ///
+    /// # Errors
+    ///
+    /// Fails when the database can not be read or written.
+    fn host_id(&self) -> Result<HostId, StateError>;
+
+    /// Inserts a new record.
+    ///
+    /// # Errors
+    ///
+    /// `StateError::AlreadyExists` when a record with that id exists, even a
+    /// terminal one.
+    fn insert(&self, record: &EnvironmentRecord) -> Result<(), StateError>;
+
+    /// Replaces every field of an existing record.
+    ///
+    /// # Errors
+    ///
+    /// `StateError::NotFound` when no record has that id.
+    fn update(&self, record: &EnvironmentRecord) -> Result<(), StateError>;
+
+    /// Returns the record with that id, if any.
+    ///
+    /// # Errors
+    ///
+    /// `StateError::Corrupt` when the stored row does not decode.
+    fn get(&self, id: &EnvironmentId) -> Result<Option<EnvironmentRecord>, StateError>;
+
+    /// Returns the records matching every present field of `filter`, oldest
+    /// `created_at` first.
+    ///
+    /// # Errors
+    ///
+    /// `StateError::Corrupt` when a stored row does not decode.
+    fn list(&self, filter: &ListFilter) -> Result<Vec<EnvironmentRecord>, StateError>;
+
+    /// Returns the records whose status is not terminal, oldest first: the
+    /// environments to recover and to schedule lease expiry for at start.
+    ///
+    /// # Errors
+    ///
+    /// `StateError::Corrupt` when a stored row does not decode.
+    fn list_live(&self) -> Result<Vec<EnvironmentRecord>, StateError>;
+
+    /// Deletes the record with that id. Deleting an absent id is not an error.
+    ///
+    /// # Errors
+    ///
+    /// Fails when the database can not be written.
+    fn delete(&self, id: &EnvironmentId) -> Result<(), StateError>;
+
+    /// Deletes the terminal records (tombstones) whose `updated_at` is before
+    /// `cutoff`, and returns how many were deleted.
+    ///
+    /// # Errors
+    ///
+    /// Fails when the database can not be written.
+    fn purge_terminal_before(&self, cutoff: DateTime<Utc>) -> Result<usize, StateError>;
+}
+
+/// What the host remembers about one environment or reservation.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EnvironmentRecord {
+    /// The environment id.
+    pub id: EnvironmentId,
+    /// Adapter that provides the environment.
+    pub adapter: AdapterName,
+    /// Whether it was created in one step or reserved.
+    pub kind: RecordKind,
+    /// Last known status.
+    pub status: Status,
+    /// Reason for the status, such as the destroy reason.
+    pub reason: Option<String>,
+    /// `tenantId` of the request, copied out for filtering.
+    pub tenant_id: Option<String>,
+    /// `namespace` of the request, copied out for filtering.
+    pub namespace: Option<String>,
+    /// `runId` of the request, copied out for filtering.
+    pub run_id: Option<String>,
+    /// The create or reserve request as received.
+    pub request: serde_json::Value,
+    /// Digest of the request, compared when the same id is requested again.
+    pub request_digest: String,
+    /// The start request of a reservation, once started.
+    pub start_request: Option<serde_json::Value>,
+    /// Result of the adapter's reserve call, handed back to it on start.
+    pub reservation: Option<serde_json::Value>,
+    /// Last known endpoints.
+    pub endpoints: Vec<Endpoint>,
+    /// Last known metadata.
+    pub metadata: JsonObject,
+    /// The host's lease on the environment.
+    pub lease: Lease,
+    /// When the record was inserted.
+    pub created_at: DateTime<Utc>,
+    /// When the record last changed; tombstones are purged by this time.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Origin of an environment: one create call, or reserve then start.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RecordKind {
+    /// Created and started by one create request.
+    Environment,
+    /// Reserved first, started by a later start request.
+    Reservation,
+}
+
+impl RecordKind {
+    /// Returns the name stored in the database.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RecordKind::Environment => "environment",
+            RecordKind::Reservation => "reservation",
+        }
+    }
+}
+
+impl fmt::Display for RecordKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Error for a record kind name that is neither `environment` nor
+/// `reservation`.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid record kind `{0}`: expected environment or reservation")]
+pub struct InvalidRecordKind(pub String);
+
+impl FromStr for RecordKind {
+    type Err = InvalidRecordKind;
+
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        match value {
+            "environment" => Ok(RecordKind::Environment),
+            "reservation" => Ok(RecordKind::Reservation),
+            _ => Err(InvalidRecordKind(value.to_owned())),
+        }
+    }
+}
