@@ -5,6 +5,7 @@
 //! API backed by the local Docker engine, and owns environment ids, leases,
 //! durable state, policy and the HTTP API.
 
+pub mod container;
 pub mod environments;
 pub mod ids;
 pub mod model;
