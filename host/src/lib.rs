@@ -7,6 +7,7 @@
 
 pub mod adapters;
 pub mod config;
+pub mod container;
 pub mod environments;
 pub mod ids;
 pub mod model;
