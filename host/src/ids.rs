@@ -47,7 +47,10 @@ impl EnvironmentId {
         let valid_chars = value
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-        let valid_start = value.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric());
+        let valid_start = value
+            .bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_alphanumeric());
         if value.len() > MAX_ENVIRONMENT_ID_LEN || !valid_chars || !valid_start {
             return Err(InvalidId {
                 kind: "environment id",

@@ -14,9 +14,8 @@ use wasmtime::component::{Instance, InstancePre};
 use super::bindings::v0_1_0::envhost::provider::types as wit;
 use super::bindings::v0_1_0::exports::envhost::provider::{provider, two_phase};
 use super::convert::{
-    AdapterState, ReservationState, create_request_to_wit, error_from_wit,
-    reserve_request_to_wit, start_request_to_wit, state_from_wit, status_from_wit,
-    status_to_wit,
+    AdapterState, ReservationState, create_request_to_wit, error_from_wit, reserve_request_to_wit,
+    start_request_to_wit, state_from_wit, status_from_wit, status_to_wit,
 };
 use super::error::{CallError, ProviderErrorKind};
 use super::runtime::Runtime;
@@ -50,7 +49,10 @@ impl ExportIndices {
         } else {
             None
         };
-        Ok(Self { provider, two_phase })
+        Ok(Self {
+            provider,
+            two_phase,
+        })
     }
 }
 
@@ -144,7 +146,10 @@ impl Adapter {
         let mut call = self.prepare(FUNCTION, Some(id)).await?;
         let guest = call.provider.clone();
         let outcome = self
-            .timed(FUNCTION, guest.call_create(&mut call.store, id.as_str(), &request))
+            .timed(
+                FUNCTION,
+                guest.call_create(&mut call.store, id.as_str(), &request),
+            )
             .await;
         let result = self.finish(&mut call, FUNCTION, outcome)?;
         self.environment_state(FUNCTION, result)
@@ -161,7 +166,10 @@ impl Adapter {
         let mut call = self.prepare(FUNCTION, Some(id)).await?;
         let guest = call.provider.clone();
         let outcome = self
-            .timed(FUNCTION, guest.call_get_status(&mut call.store, id.as_str()))
+            .timed(
+                FUNCTION,
+                guest.call_get_status(&mut call.store, id.as_str()),
+            )
             .await;
         let result = self.finish(&mut call, FUNCTION, outcome)?;
         self.environment_state(FUNCTION, result)
@@ -177,7 +185,10 @@ impl Adapter {
         let mut call = self.prepare(FUNCTION, Some(id)).await?;
         let guest = call.provider.clone();
         let outcome = self
-            .timed(FUNCTION, guest.call_destroy(&mut call.store, id.as_str(), reason))
+            .timed(
+                FUNCTION,
+                guest.call_destroy(&mut call.store, id.as_str(), reason),
+            )
             .await;
         let result = self.finish(&mut call, FUNCTION, outcome)?;
         result.map_err(|err| self.provider_error(FUNCTION, err))
@@ -203,7 +214,10 @@ impl Adapter {
             .load(&mut call.store, &call.instance)
             .map_err(|err| self.trap(FUNCTION, err, String::new()))?;
         let outcome = self
-            .timed(FUNCTION, guest.call_reserve(&mut call.store, id.as_str(), &request))
+            .timed(
+                FUNCTION,
+                guest.call_reserve(&mut call.store, id.as_str(), &request),
+            )
             .await;
         let result = self.finish(&mut call, FUNCTION, outcome)?;
         let reservation = result.map_err(|err| self.provider_error(FUNCTION, err))?;
@@ -251,7 +265,9 @@ impl Adapter {
         const FUNCTION: &str = "metadata";
         let mut call = self.prepare(FUNCTION, None).await?;
         let guest = call.provider.clone();
-        let outcome = self.timed(FUNCTION, guest.call_metadata(&mut call.store)).await;
+        let outcome = self
+            .timed(FUNCTION, guest.call_metadata(&mut call.store))
+            .await;
         self.finish(&mut call, FUNCTION, outcome)
     }
 
@@ -279,12 +295,14 @@ impl Adapter {
             runtime.limits.memory_bytes,
         );
         let mut store = runtime.new_store(state);
-        let instance = self.pre.instantiate_async(&mut store).await.map_err(|err| {
-            CallError::Instantiate {
+        let instance = self
+            .pre
+            .instantiate_async(&mut store)
+            .await
+            .map_err(|err| CallError::Instantiate {
                 adapter: self.name.clone(),
                 reason: format!("{err:#}"),
-            }
-        })?;
+            })?;
         let provider = self
             .exports
             .provider
@@ -301,7 +319,9 @@ impl Adapter {
 
         let guest = call.provider.clone();
         let options = self.options_json.clone();
-        let outcome = self.timed(function, guest.call_init(&mut call.store, &options)).await;
+        let outcome = self
+            .timed(function, guest.call_init(&mut call.store, &options))
+            .await;
         let init = self.finish(&mut call, function, outcome)?;
         init.map_err(|err| {
             let (kind, message) = error_from_wit(err);
@@ -358,7 +378,12 @@ impl Adapter {
         }
     }
 
-    fn trap(&self, function: &'static str, err: wasmtime::Error, guest_output: String) -> CallError {
+    fn trap(
+        &self,
+        function: &'static str,
+        err: wasmtime::Error,
+        guest_output: String,
+    ) -> CallError {
         let reason = format!("{err:#}");
         tracing::warn!(adapter = %self.name, function, error = %reason, "adapter trapped");
         CallError::Trap {

@@ -37,7 +37,6 @@ pub(crate) fn build_engine(guest_memory_bytes: u64) -> wasmtime::Result<Engine> 
     pool.table_elements(100_000);
 
     let mut config = Config::new();
-    config.async_support(true);
     config.wasm_component_model(true);
     config.epoch_interruption(true);
     config.memory_init_cow(true);

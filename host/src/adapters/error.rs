@@ -62,7 +62,10 @@ pub enum CallError {
     /// The host could not create an instance (for example all instance slots
     /// are busy).
     #[error("failed to instantiate adapter `{adapter}`: {reason}")]
-    Instantiate { adapter: AdapterName, reason: String },
+    Instantiate {
+        adapter: AdapterName,
+        reason: String,
+    },
 }
 
 fn guest_output_suffix(output: &str) -> String {
@@ -96,5 +99,8 @@ pub enum LoadError {
     Invalid { path: PathBuf, reason: String },
     /// The adapter's `init` rejected its options, or trapped.
     #[error("adapter `{adapter}` failed to initialize: {reason}")]
-    Init { adapter: AdapterName, reason: String },
+    Init {
+        adapter: AdapterName,
+        reason: String,
+    },
 }

@@ -124,7 +124,11 @@ fn info_to_wit(info: container::ContainerInfo) -> wit::ContainerInfo {
 }
 
 impl wit::Host for CallState {
-    async fn create(&mut self, environment_id: String, spec: wit::ContainerSpec) -> ImportResult<String> {
+    async fn create(
+        &mut self,
+        environment_id: String,
+        spec: wit::ContainerSpec,
+    ) -> ImportResult<String> {
         // A call may create only the container of the environment it is
         // about; anything else would let one environment's call reach into
         // another's.
@@ -133,7 +137,10 @@ impl wit::Host for CallState {
             .as_ref()
             .is_some_and(|current| current.as_str() == environment_id);
         if !allowed {
-            let current = self.environment.as_ref().map_or("none", EnvironmentId::as_str);
+            let current = self
+                .environment
+                .as_ref()
+                .map_or("none", EnvironmentId::as_str);
             let err = ContainerError::Denied {
                 rule: "environment",
                 message: format!(
@@ -170,7 +177,9 @@ impl wit::Host for CallState {
             Ok(containers) => containers.clone(),
             Err(err) => return Ok(Err(err)),
         };
-        let result = containers.stop(&self.adapter, &container, grace_seconds).await;
+        let result = containers
+            .stop(&self.adapter, &container, grace_seconds)
+            .await;
         Ok(result.map_err(|err| self.container_error("stop", err)))
     }
 
@@ -194,7 +203,10 @@ impl wit::Host for CallState {
             .map_err(|err| self.container_error("inspect", err)))
     }
 
-    async fn list(&mut self, labels: Vec<(String, String)>) -> ImportResult<Vec<wit::ContainerSummary>> {
+    async fn list(
+        &mut self,
+        labels: Vec<(String, String)>,
+    ) -> ImportResult<Vec<wit::ContainerSummary>> {
         let containers = match self.containers() {
             Ok(containers) => containers.clone(),
             Err(err) => return Ok(Err(err)),

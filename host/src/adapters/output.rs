@@ -86,7 +86,10 @@ mod tests {
     async fn output_past_capacity_is_counted_not_kept() {
         let output = GuestOutput::default();
         let mut stream = output.clone();
-        stream.write_all(&vec![b'a'; CAPTURE_CAPACITY + 10]).await.unwrap();
+        stream
+            .write_all(&vec![b'a'; CAPTURE_CAPACITY + 10])
+            .await
+            .unwrap();
 
         let (text, dropped) = output.take();
         assert_eq!(text.len(), CAPTURE_CAPACITY);

@@ -49,7 +49,10 @@ impl Runtime {
     ///
     /// Fails when the engine can not be created or the WASI and envhost
     /// imports can not be linked.
-    pub fn new(limits: GuestLimits, containers: Option<ContainerHost>) -> anyhow::Result<Arc<Self>> {
+    pub fn new(
+        limits: GuestLimits,
+        containers: Option<ContainerHost>,
+    ) -> anyhow::Result<Arc<Self>> {
         let engine = build_engine(limits.memory_bytes)
             .map_err(|err| anyhow::anyhow!("failed to create the wasm engine: {err:#}"))?;
         start_epoch_ticker(engine.weak());
@@ -88,10 +91,12 @@ impl Runtime {
         options: &serde_json::Value,
     ) -> Result<Adapter, LoadError> {
         let name = adapter_name_for(path)?;
-        let bytes = tokio::fs::read(path).await.map_err(|source| LoadError::Read {
-            path: path.to_owned(),
-            source,
-        })?;
+        let bytes = tokio::fs::read(path)
+            .await
+            .map_err(|source| LoadError::Read {
+                path: path.to_owned(),
+                source,
+            })?;
         self.load_bytes(name, path, bytes, options).await
     }
 
@@ -152,12 +157,11 @@ impl Runtime {
             adapter: name.clone(),
             reason: err.to_string(),
         })?;
-        let custom = json_object_from_wit(&info.custom_capabilities).map_err(|reason| {
-            LoadError::Init {
+        let custom =
+            json_object_from_wit(&info.custom_capabilities).map_err(|reason| LoadError::Init {
                 adapter: name.clone(),
                 reason: format!("metadata returned invalid custom capabilities: {reason}"),
-            }
-        })?;
+            })?;
         adapter.version = info.version;
         adapter.capabilities.custom = custom;
         Ok(adapter)
@@ -203,9 +207,11 @@ fn check_component_header(bytes: &[u8]) -> Result<(), String> {
     // a component.
     match bytes[6..8] {
         [1, 0] => Ok(()),
-        [0, 0] => Err("this is a core WebAssembly module, not a component; build it for \
+        [0, 0] => Err(
+            "this is a core WebAssembly module, not a component; build it for \
                        `wasm32-wasip2` or wrap it with `wasm-tools component new`"
-            .to_owned()),
+                .to_owned(),
+        ),
         _ => Err(format!(
             "unknown WebAssembly layer {:?} in the header",
             &bytes[6..8]
@@ -226,7 +232,11 @@ fn exported_wit_version(engine: &Engine, component: &Component) -> Result<&'stat
         return Err(format!(
             "does not export `envhost:provider/provider`, the interface every adapter \
              implements (it exports: {})",
-            if exported.is_empty() { "nothing".to_owned() } else { exported.join(", ") }
+            if exported.is_empty() {
+                "nothing".to_owned()
+            } else {
+                exported.join(", ")
+            }
         ));
     };
     SUPPORTED_WIT_VERSIONS
@@ -261,16 +271,33 @@ mod tests {
     #[test]
     fn header_check_names_core_modules() {
         let core = b"\0asm\x01\0\0\0";
-        assert!(check_component_header(core).unwrap_err().contains("core WebAssembly module"));
+        assert!(
+            check_component_header(core)
+                .unwrap_err()
+                .contains("core WebAssembly module")
+        );
         let component = b"\0asm\x0d\0\x01\0";
         assert!(check_component_header(component).is_ok());
-        assert!(check_component_header(b"\0as").unwrap_err().contains("truncated"));
-        assert!(check_component_header(b"hello world!").unwrap_err().contains("not a WebAssembly"));
+        assert!(
+            check_component_header(b"\0as")
+                .unwrap_err()
+                .contains("truncated")
+        );
+        assert!(
+            check_component_header(b"hello world!")
+                .unwrap_err()
+                .contains("not a WebAssembly")
+        );
     }
 
     #[test]
     fn adapter_name_is_the_file_stem() {
-        assert_eq!(adapter_name_for(Path::new("/a/docker.wasm")).unwrap().as_str(), "docker");
+        assert_eq!(
+            adapter_name_for(Path::new("/a/docker.wasm"))
+                .unwrap()
+                .as_str(),
+            "docker"
+        );
         assert!(adapter_name_for(Path::new("/a/Bad Name.wasm")).is_err());
     }
 }

@@ -11,12 +11,14 @@ use sha2::{Digest, Sha256};
 use tokio::sync::{Mutex, MutexGuard};
 
 use super::{Environments, ServiceError, validate};
-use crate::adapters::{Adapter, AdapterState, CallError, ProviderErrorKind, Registry, ReservationState};
+use crate::adapters::{
+    Adapter, AdapterState, CallError, ProviderErrorKind, Registry, ReservationState,
+};
 use crate::container::{ContainerError, ContainerHost};
 use crate::ids::{AdapterName, EnvironmentId};
 use crate::model::{
-    self, AdapterSummary, CreateRequest, Descriptor, JsonObject, Lease, ListFilter,
-    ReserveRequest, StartRequest, Status,
+    self, AdapterSummary, CreateRequest, Descriptor, JsonObject, Lease, ListFilter, ReserveRequest,
+    StartRequest, Status,
 };
 use crate::state::{EnvironmentRecord, RecordKind, StateError, Store};
 
@@ -85,7 +87,10 @@ impl EnvironmentService {
             .map_err(|err| ServiceError::Internal(err.to_string()))
     }
 
-    async fn get_record(&self, id: &EnvironmentId) -> Result<Option<EnvironmentRecord>, ServiceError> {
+    async fn get_record(
+        &self,
+        id: &EnvironmentId,
+    ) -> Result<Option<EnvironmentRecord>, ServiceError> {
         let id = id.clone();
         self.with_store(move |store| store.get(&id)).await
     }
@@ -148,9 +153,7 @@ impl EnvironmentService {
             .map(Some)
             .map_err(|err| match err {
                 ContainerError::Denied { .. } => ServiceError::Denied(err.to_string()),
-                other => ServiceError::InvalidRequest(format!(
-                    "invalid `workspacePath`: {other}"
-                )),
+                other => ServiceError::InvalidRequest(format!("invalid `workspacePath`: {other}")),
             })
     }
 
@@ -172,7 +175,11 @@ impl EnvironmentService {
     }
 
     /// Applies what the adapter reported to the record.
-    fn apply_state(record: &mut EnvironmentRecord, request_metadata: &JsonObject, state: AdapterState) {
+    fn apply_state(
+        record: &mut EnvironmentRecord,
+        request_metadata: &JsonObject,
+        state: AdapterState,
+    ) {
         let mut metadata = request_metadata.clone();
         metadata.extend(state.metadata);
         record.status = state.status;
@@ -190,15 +197,22 @@ impl EnvironmentService {
         }
         match self.containers.remove_environment_containers(id).await {
             Ok(0) => {}
-            Ok(removed) => tracing::warn!(environment = %id, removed, "removed containers left by a failed create"),
-            Err(err) => tracing::error!(environment = %id, error = %err, "failed to remove containers left by a failed create"),
+            Ok(removed) => {
+                tracing::warn!(environment = %id, removed, "removed containers left by a failed create")
+            }
+            Err(err) => {
+                tracing::error!(environment = %id, error = %err, "failed to remove containers left by a failed create")
+            }
         }
     }
 
     /// Refreshes a live record from its adapter and stores any change.
-    async fn refresh(&self, mut record: EnvironmentRecord) -> Result<EnvironmentRecord, ServiceError> {
-        let is_started_environment = record.kind == RecordKind::Environment
-            || record.start_request.is_some();
+    async fn refresh(
+        &self,
+        mut record: EnvironmentRecord,
+    ) -> Result<EnvironmentRecord, ServiceError> {
+        let is_started_environment =
+            record.kind == RecordKind::Environment || record.start_request.is_some();
         if record.status.is_terminal() || !is_started_environment {
             return Ok(record);
         }
@@ -216,7 +230,11 @@ impl EnvironmentService {
                     self.update_record(&record).await?;
                 }
             }
-            Err(CallError::Provider { kind: ProviderErrorKind::NotFound, message, .. }) => {
+            Err(CallError::Provider {
+                kind: ProviderErrorKind::NotFound,
+                message,
+                ..
+            }) => {
                 record.status = Status::Failed;
                 record.reason = Some(format!("environment vanished from its backend: {message}"));
                 record.updated_at = model::now();
@@ -240,10 +258,13 @@ fn request_metadata(record: &EnvironmentRecord) -> JsonObject {
         .and_then(|value| value.as_object())
         .cloned()
         .unwrap_or_default();
-    if let Some(start) = record.start_request.as_ref().and_then(|s| s.get("metadata")) {
-        if let Some(start) = start.as_object() {
-            metadata.extend(start.clone());
-        }
+    let start_metadata = record
+        .start_request
+        .as_ref()
+        .and_then(|start| start.get("metadata"))
+        .and_then(|value| value.as_object());
+    if let Some(start_metadata) = start_metadata {
+        metadata.extend(start_metadata.clone());
     }
     metadata
 }
@@ -276,7 +297,9 @@ fn descriptor(record: &EnvironmentRecord) -> Descriptor {
 /// Maps an adapter call error to what the caller sees.
 fn call_error(err: CallError) -> ServiceError {
     match err {
-        CallError::Provider { kind, ref message, .. } => {
+        CallError::Provider {
+            kind, ref message, ..
+        } => {
             let message = message.clone();
             match kind {
                 ProviderErrorKind::NotFound => ServiceError::NotFound(message),
@@ -303,7 +326,11 @@ impl Environments for EnvironmentService {
             None => EnvironmentId::mint(),
         };
         let adapter_name = self.adapter_name(request.provider.as_deref())?;
-        let ttl_ms = validate::ttl_ms(request.ttl_ms, self.settings.default_ttl, self.settings.max_ttl)?;
+        let ttl_ms = validate::ttl_ms(
+            request.ttl_ms,
+            self.settings.default_ttl,
+            self.settings.max_ttl,
+        )?;
         validate::resources(&request.resources)?;
         validate::env(&request.env)?;
         validate::metadata(&request.metadata)?;
@@ -321,7 +348,8 @@ impl Environments for EnvironmentService {
 
         let _guard = self.lock(&id).await;
         if let Some(existing) = self.get_record(&id).await? {
-            if existing.request_digest != request_digest || existing.kind != RecordKind::Environment {
+            if existing.request_digest != request_digest || existing.kind != RecordKind::Environment
+            {
                 return Err(ServiceError::Conflict(format!(
                     "environment `{id}` already exists with a different request"
                 )));
@@ -354,7 +382,10 @@ impl Environments for EnvironmentService {
         };
         self.insert_record(&record).await?;
 
-        match adapter.create(&id, &request, ttl_ms, workspace.as_deref()).await {
+        match adapter
+            .create(&id, &request, ttl_ms, workspace.as_deref())
+            .await
+        {
             Ok(state) => {
                 Self::apply_state(&mut record, &request.metadata, state);
                 self.update_record(&record).await?;
@@ -447,7 +478,11 @@ impl Environments for EnvironmentService {
             None => EnvironmentId::mint(),
         };
         let adapter_name = self.adapter_name(request.provider.as_deref())?;
-        let ttl_ms = validate::ttl_ms(request.ttl_ms, self.settings.default_ttl, self.settings.max_ttl)?;
+        let ttl_ms = validate::ttl_ms(
+            request.ttl_ms,
+            self.settings.default_ttl,
+            self.settings.max_ttl,
+        )?;
         validate::metadata(&request.metadata)?;
 
         let mut normalized = request.clone();
@@ -459,7 +494,8 @@ impl Environments for EnvironmentService {
 
         let _guard = self.lock(&id).await;
         if let Some(existing) = self.get_record(&id).await? {
-            if existing.request_digest != request_digest || existing.kind != RecordKind::Reservation {
+            if existing.request_digest != request_digest || existing.kind != RecordKind::Reservation
+            {
                 return Err(ServiceError::Conflict(format!(
                     "environment `{id}` already exists with a different request"
                 )));
@@ -563,7 +599,10 @@ impl Environments for EnvironmentService {
         record.updated_at = model::now();
         self.update_record(&record).await?;
 
-        match adapter.start(id, &reservation, &request, workspace.as_deref()).await {
+        match adapter
+            .start(id, &reservation, &request, workspace.as_deref())
+            .await
+        {
             Ok(state) => {
                 let metadata = request_metadata(&record);
                 Self::apply_state(&mut record, &metadata, state);

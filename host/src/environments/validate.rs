@@ -40,7 +40,10 @@ pub(crate) fn resources(resources: &Resources) -> Result<(), ServiceError> {
 
 pub(crate) fn env(env: &BTreeMap<String, String>) -> Result<(), ServiceError> {
     for (name, value) in env {
-        let valid = name.bytes().next().is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
+        let valid = name
+            .bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
             && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
         if !valid {
             return Err(ServiceError::InvalidRequest(format!(
@@ -80,7 +83,9 @@ pub(crate) fn ttl_ms(
 }
 
 pub(crate) fn metadata(metadata: &JsonObject) -> Result<(), ServiceError> {
-    let size = serde_json::to_vec(metadata).map(|bytes| bytes.len()).unwrap_or(usize::MAX);
+    let size = serde_json::to_vec(metadata)
+        .map(|bytes| bytes.len())
+        .unwrap_or(usize::MAX);
     if size > MAX_METADATA_BYTES {
         return Err(ServiceError::InvalidRequest(format!(
             "`metadata` is {size} bytes serialized; the maximum is {MAX_METADATA_BYTES}"
