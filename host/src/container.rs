@@ -449,7 +449,7 @@ impl ContainerHost {
     ///
     /// `Denied` (rule `allowed-images`) for an image the policy does not
     /// allow, `InvalidRequest` for a malformed reference, and engine failures.
-    #[instrument(name = "container.image_exists", skip_all, fields(adapter = %adapter, image))]
+    #[instrument(name = "container.image_exists", skip_all, fields(adapter = %adapter, image = %image))]
     pub async fn image_exists(
         &self,
         adapter: &AdapterName,
@@ -464,7 +464,7 @@ impl ContainerHost {
     /// # Errors
     ///
     /// As [`ContainerHost::image_exists`].
-    #[instrument(name = "container.image_inspect", skip_all, fields(adapter = %adapter, image))]
+    #[instrument(name = "container.image_inspect", skip_all, fields(adapter = %adapter, image = %image))]
     pub async fn image_inspect(
         &self,
         adapter: &AdapterName,
