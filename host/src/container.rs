@@ -4,9 +4,10 @@
 //!
 //! Ownership rests on labels the host stamps on every container it creates
 //! (`envhost.managed`, `envhost.host`, `envhost.adapter`,
-//! `envhost.environment`). An adapter sees and touches only containers that
-//! carry this host's id and its own name, so two hosts sharing one engine, or
-//! two adapters of one host, never touch each other's containers.
+//! `envhost.environment`). An adapter can list, inspect and change only
+//! containers that carry this host's id and its own name, so two hosts sharing
+//! one engine, or two adapters of one host, keep out of each other's
+//! containers.
 
 mod convert;
 mod error;
@@ -50,8 +51,8 @@ pub const LABEL_ENVIRONMENT: &str = "envhost.environment";
 /// Socket used when neither the caller nor `DOCKER_HOST` names one.
 const DEFAULT_SOCKET: &str = "/var/run/docker.sock";
 
-/// Timeout of every engine request, in seconds. Pulls of large images are the
-/// slowest calls.
+/// Timeout of every engine request, in seconds.
+// NOTE: a pull that takes longer than this fails; pulls are off by default.
 const ENGINE_TIMEOUT_SECONDS: u64 = 120;
 
 /// Guarded access to the local Docker engine on behalf of adapters.
@@ -70,8 +71,8 @@ struct Inner {
     host_id: HostId,
     /// Socket the engine listens on, kept so that no bind mount can expose it.
     socket: PathBuf,
-    /// Serializes `network_ensure`, because engines before API 1.44 create a
-    /// second network with the same name instead of failing.
+    /// Serializes `network_ensure`, because engines before Docker 25 (API
+    /// 1.44) create a second network with the same name instead of failing.
     network_lock: tokio::sync::Mutex<()>,
 }
 
@@ -85,7 +86,7 @@ impl ContainerHost {
     ///
     /// `InvalidPolicy` for a malformed image pattern, `InvalidRequest` for a
     /// Docker host that is not a Unix socket, and `Unavailable` (saying how to
-    /// start an engine) when the engine does not answer.
+    /// start an engine) when the engine does not respond.
     pub async fn connect(
         docker_host: Option<&str>,
         policy: Policy,
@@ -93,21 +94,24 @@ impl ContainerHost {
     ) -> Result<Self, ContainerError> {
         let images = ImageRules::new(&policy.allowed_images)?;
         let socket = socket_path(docker_host)?;
-        let shown = socket.display().to_string();
+        let socket_display = socket.display().to_string();
         let unreachable = |err: bollard::errors::Error| {
             ContainerError::Unavailable(format!(
-                "docker engine at `{shown}` is not reachable: {err}; start one (for example \
+                "docker engine at `{socket_display}` is not reachable: {err}; start one (for example \
                  `sudo systemctl start docker` or `sudo dockerd &`) or set DOCKER_HOST to its \
                  socket"
             ))
         };
 
-        let docker =
-            Docker::connect_with_unix(&shown, ENGINE_TIMEOUT_SECONDS, bollard::API_DEFAULT_VERSION)
-                .map_err(unreachable)?;
+        let docker = Docker::connect_with_unix(
+            &socket_display,
+            ENGINE_TIMEOUT_SECONDS,
+            bollard::API_DEFAULT_VERSION,
+        )
+        .map_err(unreachable)?;
         let docker = docker.negotiate_version().await.map_err(unreachable)?;
         let version = docker.client_version();
-        info!(socket = %shown, api_version = %version, host_id = %host_id, "connected to docker engine");
+        info!(socket = %socket_display, api_version = %version, host_id = %host_id, "connected to docker engine");
 
         Ok(Self {
             inner: Arc::new(Inner {
@@ -139,10 +143,13 @@ impl ContainerHost {
     ///
     /// # Errors
     ///
-    /// `Denied` when the spec breaks a policy rule or the name belongs to
-    /// another host or adapter, `Conflict` when it belongs to another
-    /// environment of this adapter, `InvalidRequest` for a malformed spec or
-    /// an absent image that may not be pulled, and engine failures.
+    /// - `Denied` when the spec breaks a policy rule, or the name belongs to
+    ///   another host or adapter.
+    /// - `Conflict` when the name belongs to another environment of this
+    ///   adapter.
+    /// - `InvalidRequest` for a malformed spec, or an absent image that may
+    ///   not be pulled.
+    /// - Any engine failure.
     #[instrument(
         name = "container.create",
         skip_all,
@@ -436,13 +443,13 @@ impl ContainerHost {
         log_outcome(result.await)
     }
 
-    /// Whether `image` is present locally.
+    /// Checks whether `image` is present locally.
     ///
     /// # Errors
     ///
     /// `Denied` (rule `allowed-images`) for an image the policy does not
     /// allow, `InvalidRequest` for a malformed reference, and engine failures.
-    #[instrument(name = "container.image_exists", skip_all, fields(adapter = %adapter, image))]
+    #[instrument(name = "container.image_exists", skip_all, fields(adapter = %adapter, image = %image))]
     pub async fn image_exists(
         &self,
         adapter: &AdapterName,
@@ -457,7 +464,7 @@ impl ContainerHost {
     /// # Errors
     ///
     /// As [`ContainerHost::image_exists`].
-    #[instrument(name = "container.image_inspect", skip_all, fields(adapter = %adapter, image))]
+    #[instrument(name = "container.image_inspect", skip_all, fields(adapter = %adapter, image = %image))]
     pub async fn image_inspect(
         &self,
         adapter: &AdapterName,
@@ -487,8 +494,8 @@ impl ContainerHost {
     /// with that name exists. `bridge`, `default` and `none` exist on every
     /// engine, so ensuring them does nothing.
     ///
-    /// An existing network is accepted whoever created it, so operators can
-    /// name networks they manage themselves.
+    /// An existing network is accepted regardless of who created it, so that
+    /// operators can name networks they manage themselves.
     ///
     /// # Errors
     ///
@@ -514,8 +521,8 @@ impl ContainerHost {
 
             let _serialized = self.inner.network_lock.lock().await;
             // NOTE: the lock covers this host only. Two hosts on one engine
-            // before API 1.44 can still race and create two networks with
-            // the same name.
+            // older than Docker 25 can still race and create two networks
+            // with the same name.
             if self.network_exists(name).await? {
                 debug!("network exists");
                 return Ok(());
@@ -541,7 +548,8 @@ impl ContainerHost {
                         format!("failed to create network `{name}`"),
                         err,
                     );
-                    // Newer engines answer 409 when the name was taken meanwhile.
+                    // Docker 25 (API 1.44) and later reject a duplicate name
+                    // with a conflict, so another caller took the name meanwhile.
                     if matches!(err, ContainerError::Conflict(_)) {
                         Ok(())
                     } else {

@@ -10,7 +10,7 @@ pub enum ContainerError {
     /// No container, image or network with that id or name.
     #[error("{message}")]
     NotFound {
-        /// What was not found, naming the id or name.
+        /// Description of the missing object, naming its id or name.
         message: String,
     },
     /// Policy rejected the call. `rule` is the stable name of the rule, such
@@ -19,7 +19,7 @@ pub enum ContainerError {
     Denied {
         /// Name of the policy rule that rejected the call.
         rule: &'static str,
-        /// What was rejected and why.
+        /// Description of the rejected value and the reason.
         message: String,
     },
     /// The request is malformed or names something that does not exist on
@@ -30,7 +30,7 @@ pub enum ContainerError {
     /// belongs to another environment.
     #[error("{0}")]
     Conflict(String),
-    /// The Docker engine can not be reached or did not answer in time.
+    /// The Docker engine can not be reached or did not respond in time.
     #[error("{0}")]
     Unavailable(String),
     /// The policy configuration itself is invalid, such as a malformed image
@@ -79,7 +79,7 @@ impl ContainerError {
         }
     }
 
-    /// Returns true when the engine answered 404 for the object.
+    /// Returns true for a not-found error, such as an engine 404.
     pub(crate) fn is_not_found(&self) -> bool {
         matches!(self, ContainerError::NotFound { .. })
     }

@@ -1,5 +1,5 @@
-//! What adapters may ask of the engine: allowed images, workspace roots for
-//! bind mounts, the publish address and resource maxima.
+//! Limits on what adapters may request from the engine: allowed images,
+//! workspace roots for bind mounts, the publish address and resource maxima.
 
 use std::io;
 use std::net::{IpAddr, Ipv4Addr};
@@ -32,11 +32,11 @@ pub struct Policy {
     pub workspace_roots: Vec<PathBuf>,
     /// Host address every port is published on.
     pub publish_address: IpAddr,
-    /// Maximum CPU limit in billionths of a CPU; also the limit of a
-    /// container that asks for none. `None` sets no maximum.
+    /// Maximum CPU limit in billionths of a CPU, and the limit of a container
+    /// that requests none. `None` sets no maximum.
     pub max_nano_cpus: Option<u64>,
-    /// Maximum memory limit in bytes; also the limit of a container that asks
-    /// for none. `None` sets no maximum.
+    /// Maximum memory limit in bytes, and the limit of a container that
+    /// requests none. `None` sets no maximum.
     pub max_memory_bytes: Option<u64>,
     /// Maximum number of processes in each container. `None` leaves the
     /// engine's default, which is unlimited.
@@ -80,19 +80,19 @@ impl Policy {
         path: &Path,
         engine_sockets: &[PathBuf],
     ) -> Result<PathBuf, ContainerError> {
-        let shown = path.display();
+        let path_display = path.display();
         if !path.is_absolute() {
             return Err(ContainerError::InvalidRequest(format!(
-                "bind mount source `{shown}` is not an absolute path"
+                "bind mount source `{path_display}` is not an absolute path"
             )));
         }
 
         let canonical = path.canonicalize().map_err(|err| match err.kind() {
             io::ErrorKind::NotFound => ContainerError::InvalidRequest(format!(
-                "bind mount source `{shown}` does not exist"
+                "bind mount source `{path_display}` does not exist"
             )),
             _ => ContainerError::InvalidRequest(format!(
-                "failed to resolve bind mount source `{shown}`: {err}"
+                "failed to resolve bind mount source `{path_display}`: {err}"
             )),
         })?;
 
@@ -104,14 +104,14 @@ impl Policy {
         if !inside_a_root {
             return Err(ContainerError::denied(
                 "workspace",
-                format!("bind mount source `{shown}` is outside the workspace roots"),
+                format!("bind mount source `{path_display}` is outside the workspace roots"),
             ));
         }
 
         if is_unix_socket(&canonical) {
             return Err(ContainerError::denied(
                 "workspace",
-                format!("bind mount source `{shown}` is a Unix socket"),
+                format!("bind mount source `{path_display}` is a Unix socket"),
             ));
         }
 
@@ -124,7 +124,7 @@ impl Policy {
                 return Err(ContainerError::denied(
                     "workspace",
                     format!(
-                        "bind mount source `{shown}` contains the Docker socket `{}`",
+                        "bind mount source `{path_display}` contains the Docker socket `{}`",
                         socket.display()
                     ),
                 ));
@@ -221,7 +221,7 @@ pub(crate) fn with_default_tag(image: &str) -> String {
     }
 }
 
-/// Checks a network mode or network name an adapter asks a container to use.
+/// Checks a network mode or network name an adapter requests for a container.
 ///
 /// `none`, `bridge`, `default` and user network names are allowed. `host` and
 /// every `kind:value` mode (`container:<id>` shares another container's
@@ -244,8 +244,8 @@ pub(crate) fn check_network_mode(mode: &str) -> Result<(), ContainerError> {
     validate_network_name(mode)
 }
 
-/// Rejects names the engine would reject anyway, before they reach a filter or
-/// URL: Docker network names are `[a-zA-Z0-9][a-zA-Z0-9_.-]*`.
+/// Accepts only the characters Docker allows in container names,
+/// `[a-zA-Z0-9][a-zA-Z0-9_.-]*`, so that a network name is safe in filters.
 pub(crate) fn validate_network_name(name: &str) -> Result<(), ContainerError> {
     let valid_chars = name
         .bytes()
@@ -275,7 +275,7 @@ mod tests {
     }
 
     #[test]
-    fn default_tag_is_added_only_without_tag_or_digest() {
+    fn default_tag_keeps_explicit_tags() {
         assert_eq!(with_default_tag("busybox"), "busybox:latest");
         assert_eq!(with_default_tag("busybox:1.36"), "busybox:1.36");
         assert_eq!(

@@ -133,9 +133,9 @@ fn bind_mounts(
     for mount in mounts {
         // NOTE: the canonical path is checked here and resolved again by the
         // engine at create time. A process that can write inside a workspace
-        // root and swaps a directory for a symlink in between could still
-        // escape; closing that needs mounting through an opened directory
-        // file descriptor, which the Docker API does not offer.
+        // root could swap a directory for a symlink in between and escape.
+        // Closing that gap needs a mount through an open directory file
+        // descriptor, which the Docker API does not offer.
         let source = policy.check_workspace_excluding(Path::new(&mount.source), engine_sockets)?;
         if !mount.target.starts_with('/') {
             return Err(ContainerError::InvalidRequest(format!(

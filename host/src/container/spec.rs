@@ -134,7 +134,7 @@ pub struct ContainerSummary {
     pub labels: Vec<(String, String)>,
 }
 
-/// What the host knows of a local image.
+/// Details of a local image.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ImageInfo {
     /// Image id, `sha256:…`.
