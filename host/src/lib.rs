@@ -5,6 +5,7 @@
 //! API backed by the local Docker engine, and owns environment ids, leases,
 //! durable state, policy and the HTTP API.
 
+pub mod api;
 pub mod environments;
 pub mod ids;
 pub mod model;
