@@ -6,6 +6,8 @@
 //! durable state, policy and the HTTP API.
 
 pub mod api;
+pub mod cli;
 pub mod environments;
 pub mod ids;
 pub mod model;
+pub mod server;
