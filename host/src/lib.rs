@@ -6,6 +6,8 @@
 //! durable state, policy and the HTTP API.
 
 pub mod adapters;
+pub mod api;
+pub mod cli;
 pub mod config;
 pub mod container;
 pub mod environments;

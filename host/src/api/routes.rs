@@ -1,0 +1,116 @@
+//! Request handlers: each parses its input, calls the [`Environments`]
+//! service once and turns the result into JSON or a problem.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::extract::{ApiJson, ApiQuery, IdPath, ListQuery, PathParam};
+use super::problem::Problem;
+use crate::environments::Environments;
+use crate::model::{AdapterSummary, CreateRequest, Descriptor, ReserveRequest, StartRequest};
+
+/// Service shared by all handlers.
+pub(crate) type Service = Arc<dyn Environments>;
+
+type ApiResult<T> = Result<T, Problem>;
+
+pub(crate) async fn create(
+    State(service): State<Service>,
+    ApiJson(request): ApiJson<CreateRequest>,
+) -> ApiResult<(StatusCode, Json<Descriptor>)> {
+    let descriptor = service.create(request).await?;
+    Ok((StatusCode::CREATED, Json(descriptor)))
+}
+
+pub(crate) async fn list(
+    State(service): State<Service>,
+    ListQuery(filter): ListQuery,
+) -> ApiResult<Json<Vec<Descriptor>>> {
+    Ok(Json(service.list(&filter).await?))
+}
+
+pub(crate) async fn get(
+    State(service): State<Service>,
+    IdPath(id): IdPath,
+) -> ApiResult<Json<Descriptor>> {
+    Ok(Json(service.get(&id).await?))
+}
+
+/// Query of `DELETE /v1/environments/{id}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct DestroyQuery {
+    reason: Option<String>,
+}
+
+/// Returns 200 with the descriptor, or 204 when the id was never known:
+/// destroying an unknown id succeeds under the contract, but there is nothing
+/// to describe.
+pub(crate) async fn destroy(
+    State(service): State<Service>,
+    IdPath(id): IdPath,
+    ApiQuery(query): ApiQuery<DestroyQuery>,
+) -> ApiResult<Response> {
+    let response = match service.destroy(&id, query.reason).await? {
+        Some(descriptor) => Json(descriptor).into_response(),
+        None => StatusCode::NO_CONTENT.into_response(),
+    };
+    Ok(response)
+}
+
+pub(crate) async fn reserve(
+    State(service): State<Service>,
+    ApiJson(request): ApiJson<ReserveRequest>,
+) -> ApiResult<(StatusCode, Json<Descriptor>)> {
+    let descriptor = service.reserve(request).await?;
+    Ok((StatusCode::CREATED, Json(descriptor)))
+}
+
+pub(crate) async fn start(
+    State(service): State<Service>,
+    IdPath(id): IdPath,
+    ApiJson(request): ApiJson<StartRequest>,
+) -> ApiResult<Json<Descriptor>> {
+    Ok(Json(service.start(&id, request).await?))
+}
+
+pub(crate) async fn adapters(State(service): State<Service>) -> Json<Vec<AdapterSummary>> {
+    Json(service.adapters())
+}
+
+pub(crate) async fn adapter(
+    State(service): State<Service>,
+    PathParam(name): PathParam,
+) -> ApiResult<Json<AdapterSummary>> {
+    service
+        .adapters()
+        .into_iter()
+        .find(|adapter| adapter.name == name)
+        .map(Json)
+        .ok_or_else(|| Problem::not_found(format!("adapter `{name}` not found")))
+}
+
+pub(crate) async fn healthz() -> Json<serde_json::Value> {
+    Json(json!({ "status": "ok" }))
+}
+
+pub(crate) async fn unknown_route(uri: axum::http::Uri) -> Problem {
+    Problem::not_found(format!("no route for `{}`", uri.path()))
+}
+
+pub(crate) async fn method_not_allowed(
+    method: axum::http::Method,
+    uri: axum::http::Uri,
+) -> Problem {
+    Problem::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method-not-allowed",
+        format!("method {method} is not allowed on `{}`", uri.path()),
+    )
+}
