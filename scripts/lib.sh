@@ -42,7 +42,7 @@ is_debian() {
 APT_UPDATED=0
 
 # Installs Debian packages as root without prompts. Callers check is_root and
-# is_debian first and say what to run otherwise.
+# is_debian first, and print what to run otherwise.
 apt_install() {
     if [ "$APT_UPDATED" -eq 0 ]; then
         info "running apt-get update"
