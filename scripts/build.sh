@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Builds what the demo and the end-to-end tests run: the Docker adapter component
+# (release, wasm32-wasip2), installed as target/adapters/docker.wasm, and the host
+# binary (release). Honours CARGO_TARGET_DIR.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+WASM_TARGET="wasm32-wasip2"
+ADAPTER_BUILT="$CARGO_TARGET/$WASM_TARGET/release/envhost_docker_adapter.wasm"
+ADAPTERS_DIR="$RUN_DIR/adapters"
+
+require_rust
+
+step "Checking the Rust target $WASM_TARGET"
+if rustup target list --installed | grep -qx "$WASM_TARGET"; then
+    info "$WASM_TARGET is installed"
+else
+    info "adding $WASM_TARGET, which the guests build for"
+    rustup target add "$WASM_TARGET" || die "rustup target add $WASM_TARGET failed"
+fi
+
+step "Building the Docker adapter component (release, $WASM_TARGET)"
+cargo build --release --target "$WASM_TARGET" -p envhost-docker-adapter ||
+    die "building the Docker adapter (guests/docker) failed"
+[ -f "$ADAPTER_BUILT" ] || die "the adapter build succeeded but $ADAPTER_BUILT is missing"
+
+step "Installing the adapter as $ADAPTERS_DIR/docker.wasm"
+mkdir -p "$ADAPTERS_DIR"
+# A running host watches this folder and loads files by their .wasm name: copy under
+# a name it ignores, then rename, so it never reads a half-written component.
+partial="$ADAPTERS_DIR/.docker.wasm.$$.partial"
+cp "$ADAPTER_BUILT" "$partial"
+mv -f "$partial" "$ADAPTERS_DIR/docker.wasm"
+info "$(wc -c <"$ADAPTERS_DIR/docker.wasm") bytes from $ADAPTER_BUILT"
+
+step "Building the host (release)"
+cargo build --release -p envhost || die "building the host (host/) failed"
+[ -x "$CARGO_TARGET/release/envhost" ] || die "the host build succeeded but $CARGO_TARGET/release/envhost is missing"
+info "built $CARGO_TARGET/release/envhost"

@@ -1,0 +1,606 @@
+//! Harness for envhost's end-to-end tests: it runs the built `envhost serve` binary
+//! with the built Docker adapter against the local Docker engine, and speaks the
+//! HTTP API as a caller would.
+//!
+//! Each [`Host`] gets its own temporary folder with a config, a state database, an
+//! adapters folder holding a copy of `docker.wasm` and a workspace root, and listens
+//! on a free port of 127.0.0.1. Dropping it kills the host and removes the Docker
+//! containers and networks the host created.
+//!
+//! Nothing here is skipped: a missing binary, adapter, engine or test image fails
+//! the test with the command that fixes it.
+
+use std::collections::BTreeSet;
+use std::fs::{self, File};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use serde_json::Value;
+use tempfile::TempDir;
+
+/// Image every environment of the default config runs, built by
+/// `scripts/build-test-image.sh`.
+pub const TEST_IMAGE: &str = "envhost/busybox:test";
+
+/// Config of a test host. `{listen}` is replaced by the address the host listens
+/// on. Relative paths resolve against the host's temporary folder.
+///
+/// Template `web` serves the workspace over HTTP on container port 8080, published
+/// as the endpoint `http`.
+pub const DEFAULT_CONFIG: &str = r#"
+[server]
+listen = "{listen}"
+
+[state]
+path = "state/envhost.db"
+
+[adapters]
+dir = "adapters"
+default = "docker"
+
+[adapters.docker.options]
+defaultImage = "envhost/busybox:test"
+stopGraceSeconds = 2
+
+[adapters.docker.options.templates.web]
+image = "envhost/busybox:test"
+command = ["httpd", "-f", "-v", "-p", "8080", "-h", "/workspace"]
+ports = [{ port = 8080, name = "http", endpointProtocol = "http" }]
+
+[leases]
+default_ttl = "10m"
+
+[policy]
+allowed_images = ["envhost/*"]
+workspace_roots = ["workspaces"]
+"#;
+
+/// How long a starting host may take before `/healthz` responds.
+const STARTUP_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Lines of the host's log shown when something fails.
+const LOG_TAIL_LINES: usize = 60;
+
+/// A running `envhost serve` with its own config, state and adapters folder.
+pub struct Host {
+    process: Child,
+    base_url: String,
+    client: reqwest::Client,
+    /// `None` only while dropping, when a failing test keeps the folder.
+    dir: Option<TempDir>,
+    log_path: PathBuf,
+    /// Environment ids seen in responses; cleanup finds this host's id through
+    /// the labels of their containers.
+    environment_ids: Mutex<BTreeSet<String>>,
+}
+
+/// An HTTP response of the host's API.
+#[derive(Debug)]
+pub struct Response {
+    /// HTTP status code.
+    pub status: StatusCode,
+    /// Value of the `Content-Type` header, if any.
+    pub content_type: Option<String>,
+    /// Body as text.
+    pub text: String,
+    /// Body parsed as JSON; `Value::Null` when it is empty or not JSON.
+    pub body: Value,
+}
+
+impl Host {
+    /// Starts a host with [`DEFAULT_CONFIG`] and waits until `/healthz` responds.
+    ///
+    /// # Panics
+    ///
+    /// Panics with the command to run when the host binary, the adapter, the
+    /// Docker engine or the test image is missing, and with the host's log when
+    /// it does not start.
+    pub async fn start() -> Host {
+        Host::start_with_config(DEFAULT_CONFIG).await
+    }
+
+    /// Starts a host with the given config (see [`DEFAULT_CONFIG`] for the
+    /// placeholders) and waits until `/healthz` responds.
+    ///
+    /// # Panics
+    ///
+    /// As [`Host::start`].
+    pub async fn start_with_config(config: &str) -> Host {
+        let binary = host_binary();
+        let adapter = docker_adapter();
+        require_docker();
+
+        let dir = tempfile::Builder::new()
+            .prefix("envhost-e2e-")
+            .tempdir()
+            .expect("failed to create a temporary folder for the host");
+        let adapters_dir = dir.path().join("adapters");
+        fs::create_dir_all(&adapters_dir).expect("failed to create the adapters folder");
+        fs::create_dir_all(dir.path().join("state")).expect("failed to create the state folder");
+        fs::create_dir_all(dir.path().join("workspaces"))
+            .expect("failed to create the workspace root");
+        fs::copy(&adapter, adapters_dir.join("docker.wasm")).unwrap_or_else(|err| {
+            panic!(
+                "failed to copy `{}` into the adapters folder: {err}",
+                adapter.display()
+            )
+        });
+
+        let listen = format!("127.0.0.1:{}", free_port());
+        let config_path = dir.path().join("envhost.toml");
+        fs::write(&config_path, config.replace("{listen}", &listen))
+            .expect("failed to write the host's config");
+
+        let log_path = dir.path().join("envhost.log");
+        let log = File::create(&log_path).expect("failed to create the host's log file");
+        let log_for_stderr = log
+            .try_clone()
+            .expect("failed to share the host's log file");
+        let process = Command::new(&binary)
+            .arg("serve")
+            .arg("--config")
+            .arg(&config_path)
+            .current_dir(dir.path())
+            .env("ENVHOST_LOG", "info,envhost=debug")
+            .stdin(Stdio::null())
+            .stdout(log)
+            .stderr(log_for_stderr)
+            .spawn()
+            .unwrap_or_else(|err| panic!("failed to start `{}`: {err}", binary.display()));
+
+        let mut host = Host {
+            process,
+            base_url: format!("http://{listen}"),
+            client: reqwest::Client::builder()
+                .timeout(Duration::from_secs(60))
+                .build()
+                .expect("failed to build the HTTP client"),
+            dir: Some(dir),
+            log_path,
+            environment_ids: Mutex::new(BTreeSet::new()),
+        };
+        host.wait_until_healthy().await;
+        host
+    }
+
+    /// Returns the API's base URL, such as `http://127.0.0.1:40123`.
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    /// Returns the host's temporary folder (config, state, adapters, workspaces).
+    pub fn dir(&self) -> &Path {
+        self.dir
+            .as_ref()
+            .expect("the host's folder exists until drop")
+            .path()
+    }
+
+    /// Creates a workspace folder under the host's workspace root and returns its
+    /// absolute path, ready to pass as `workspacePath`.
+    pub fn workspace(&self, name: &str) -> PathBuf {
+        let path = self.dir().join("workspaces").join(name);
+        fs::create_dir_all(&path)
+            .unwrap_or_else(|err| panic!("failed to create workspace `{}`: {err}", path.display()));
+        path
+    }
+
+    /// Returns what the host has logged so far.
+    pub fn log(&self) -> String {
+        fs::read_to_string(&self.log_path).unwrap_or_default()
+    }
+
+    /// Sends `GET {path}` to the API.
+    pub async fn get(&self, path: &str) -> Response {
+        self.send(self.client.get(self.url(path))).await
+    }
+
+    /// Sends `POST {path}` with a JSON body to the API.
+    pub async fn post(&self, path: &str, body: &Value) -> Response {
+        self.send(self.client.post(self.url(path)).json(body)).await
+    }
+
+    /// Sends `DELETE {path}` to the API.
+    pub async fn delete(&self, path: &str) -> Response {
+        self.send(self.client.delete(self.url(path))).await
+    }
+
+    /// Polls `GET /v1/environments/{id}` until its status is `expected` and
+    /// returns that descriptor.
+    ///
+    /// # Panics
+    ///
+    /// Panics with the last response when the status is not reached within
+    /// `timeout`, or as soon as the environment reaches another terminal status.
+    pub async fn wait_for_status(&self, id: &str, expected: &str, timeout: Duration) -> Value {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let response = self.get(&format!("/v1/environments/{id}")).await;
+            let status = response.body["status"].as_str().unwrap_or_default();
+            if response.status == StatusCode::OK && status == expected {
+                return response.body;
+            }
+            let terminal = matches!(status, "terminated" | "failed");
+            if terminal || Instant::now() >= deadline {
+                self.fail(&format!(
+                    "environment `{id}` did not reach status `{expected}` within {timeout:?}: \
+                     last response {} {}",
+                    response.status, response.text
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// Returns the host id stamped on this host's containers as `envhost.host`.
+    /// The harness reads it off the containers of environments seen in responses,
+    /// so it is `None` until the first environment has a container.
+    pub fn host_id(&self) -> Option<String> {
+        let ids = self
+            .environment_ids
+            .lock()
+            .expect("environment id set poisoned")
+            .clone();
+        ids.iter().find_map(|id| {
+            let hosts = docker_lines(&[
+                "ps",
+                "--all",
+                "--filter",
+                &format!("label=envhost.environment={id}"),
+                "--format",
+                "{{.Label \"envhost.host\"}}",
+            ]);
+            let distinct: BTreeSet<String> = hosts.into_iter().collect();
+            // Two hosts sharing an environment id (tests that choose ids must
+            // choose unique ones) would make the result a guess.
+            if distinct.len() == 1 {
+                distinct.into_iter().next()
+            } else {
+                None
+            }
+        })
+    }
+
+    /// Panics with `message` and the tail of the host's log.
+    pub fn fail(&self, message: &str) -> ! {
+        panic!(
+            "{message}\n--- host log (last {LOG_TAIL_LINES} lines) ---\n{}",
+            self.log_tail()
+        )
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base_url)
+    }
+
+    async fn send(&self, request: reqwest::RequestBuilder) -> Response {
+        let response = match request.send().await {
+            Ok(response) => response,
+            Err(err) => self.fail(&format!("request to the host failed: {err}")),
+        };
+        let status = response.status();
+        let content_type = response
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_owned);
+        let text = match response.text().await {
+            Ok(text) => text,
+            Err(err) => self.fail(&format!("failed to read a response body ({status}): {err}")),
+        };
+        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+        self.remember_environment(&body);
+        Response {
+            status,
+            content_type,
+            text,
+            body,
+        }
+    }
+
+    fn remember_environment(&self, body: &Value) {
+        let descriptors = match body {
+            Value::Array(items) => items.iter().collect(),
+            other => vec![other],
+        };
+        let mut ids = self
+            .environment_ids
+            .lock()
+            .expect("environment id set poisoned");
+        for descriptor in descriptors {
+            if let Some(id) = descriptor["environmentId"].as_str() {
+                ids.insert(id.to_owned());
+            }
+        }
+    }
+
+    async fn wait_until_healthy(&mut self) {
+        let deadline = Instant::now() + STARTUP_TIMEOUT;
+        let url = self.url("/healthz");
+        loop {
+            let response = self.client.get(&url).send().await;
+            if response.is_ok_and(|response| response.status() == StatusCode::OK) {
+                return;
+            }
+            if let Ok(Some(exit)) = self.process.try_wait() {
+                self.fail(&format!("envhost exited while starting ({exit})"));
+            }
+            if Instant::now() >= deadline {
+                self.fail(&format!(
+                    "envhost did not respond at {url} within {STARTUP_TIMEOUT:?}"
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    fn log_tail(&self) -> String {
+        let log = self.log();
+        let lines: Vec<&str> = log.lines().collect();
+        lines[lines.len().saturating_sub(LOG_TAIL_LINES)..].join("\n")
+    }
+
+    fn remove_containers(&self) {
+        let Some(host_id) = self.host_id() else {
+            return;
+        };
+        let label = format!("label=envhost.host={host_id}");
+
+        let containers = docker_lines(&["ps", "--all", "--quiet", "--filter", &label]);
+        if !containers.is_empty() {
+            let mut args = vec!["rm", "--force", "--volumes"];
+            args.extend(containers.iter().map(String::as_str));
+            run_docker_quietly(&args);
+        }
+
+        for network in docker_lines(&["network", "ls", "--quiet", "--filter", &label]) {
+            run_docker_quietly(&["network", "rm", &network]);
+        }
+    }
+}
+
+impl Drop for Host {
+    fn drop(&mut self) {
+        // Kill first, so that the host does not recreate or adopt containers
+        // while they are being removed.
+        let _ = self.process.kill();
+        let _ = self.process.wait();
+        self.remove_containers();
+
+        if std::thread::panicking()
+            && let Some(dir) = self.dir.take()
+        {
+            let kept = dir.keep();
+            eprintln!(
+                "envhost e2e: kept the failed host's folder {} (log: envhost.log)",
+                kept.display()
+            );
+        }
+    }
+}
+
+/// Returns the URL of the named endpoint of a descriptor, such as
+/// `http://127.0.0.1:49153/`.
+///
+/// # Panics
+///
+/// Panics when the descriptor has no endpoint of that name, or when the endpoint
+/// is not on the loopback address, because tests reach containers only through
+/// ports published on 127.0.0.1.
+pub fn endpoint_url(descriptor: &Value, name: &str) -> String {
+    let endpoints = descriptor["endpoints"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    let Some(endpoint) = endpoints.iter().find(|endpoint| endpoint["name"] == name) else {
+        panic!("descriptor has no endpoint named `{name}`: {descriptor}");
+    };
+
+    let host = endpoint["host"].as_str().unwrap_or_default();
+    assert!(
+        host == "127.0.0.1" || host == "localhost",
+        "endpoint `{name}` is on `{host}`, expected 127.0.0.1: {endpoint}"
+    );
+    let port = endpoint["port"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("endpoint `{name}` has no numeric port: {endpoint}"));
+    let path = endpoint["path"].as_str().unwrap_or("/");
+    format!("http://{host}:{port}{path}")
+}
+
+/// Sends `GET url` until it returns 200, and returns the body. A server in a
+/// container that was just started may need a moment before it accepts
+/// connections.
+///
+/// # Panics
+///
+/// Panics with the last error when no 200 comes within `timeout`.
+pub async fn get_text_eventually(url: &str, timeout: Duration) -> String {
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .expect("failed to build the HTTP client");
+    let deadline = Instant::now() + timeout;
+    loop {
+        let last_error = match client.get(url).send().await {
+            Ok(response) if response.status() == StatusCode::OK => {
+                return response
+                    .text()
+                    .await
+                    .expect("failed to read the endpoint's body");
+            }
+            Ok(response) => format!("status {}", response.status()),
+            Err(err) => err.to_string(),
+        };
+        if Instant::now() >= deadline {
+            panic!("GET {url} did not return 200 within {timeout:?}: {last_error}");
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Returns the ids of all containers, running or not, labelled with the given
+/// environment id.
+pub fn containers_of_environment(environment_id: &str) -> Vec<String> {
+    docker_lines(&[
+        "ps",
+        "--all",
+        "--quiet",
+        "--filter",
+        &format!("label=envhost.environment={environment_id}"),
+    ])
+}
+
+/// Returns an id no other test uses, for tests that choose their own
+/// `environmentId`: cleanup relies on environment ids being unique per host.
+pub fn unique_id(prefix: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock before 1970")
+        .as_nanos();
+    format!("{prefix}-{}-{nanos:x}", std::process::id())
+}
+
+/// Returns the folder Cargo builds into: `CARGO_TARGET_DIR` when set, else the one holding
+/// this test executable (`<target>/<profile>/deps/<test>`).
+fn target_dir() -> PathBuf {
+    let workspace_root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the e2e crate lives in a folder of the workspace")
+        .to_path_buf();
+    if let Some(dir) = std::env::var_os("CARGO_TARGET_DIR") {
+        return workspace_root.join(dir);
+    }
+
+    let executable = std::env::current_exe().expect("failed to find the test executable");
+    executable
+        .ancestors()
+        .nth(3)
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| workspace_root.join("target"))
+}
+
+/// Returns the path of the release host binary, or `ENVHOST_BIN` when set.
+fn host_binary() -> PathBuf {
+    let path = std::env::var_os("ENVHOST_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| target_dir().join("release").join("envhost"));
+    assert!(
+        path.is_file(),
+        "the envhost binary `{}` is missing: run scripts/build.sh (or set ENVHOST_BIN)",
+        path.display()
+    );
+    path
+}
+
+/// Returns the path of the built Docker adapter component, or
+/// `ENVHOST_DOCKER_ADAPTER` when set.
+fn docker_adapter() -> PathBuf {
+    let path = std::env::var_os("ENVHOST_DOCKER_ADAPTER")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| target_dir().join("wasm32-wasip2/release/envhost_docker_adapter.wasm"));
+    assert!(
+        path.is_file(),
+        "the Docker adapter `{}` is missing: run scripts/build.sh (or set ENVHOST_DOCKER_ADAPTER)",
+        path.display()
+    );
+    path
+}
+
+/// Checks that a Docker engine responds and that the test image exists.
+fn require_docker() {
+    let version = Command::new("docker")
+        .args(["version", "--format", "{{.Server.Version}}"])
+        .stdin(Stdio::null())
+        .output();
+    match version {
+        Ok(output) if output.status.success() => {}
+        Ok(output) => panic!(
+            "no Docker engine is reachable (`docker version` failed: {}): \
+             run scripts/ensure-docker.sh",
+            String::from_utf8_lossy(&output.stderr).trim()
+        ),
+        Err(err) => panic!(
+            "no Docker engine is reachable (failed to run `docker`: {err}): \
+             run scripts/ensure-docker.sh"
+        ),
+    }
+
+    let image = Command::new("docker")
+        .args(["image", "inspect", "--format", "{{.Id}}", TEST_IMAGE])
+        .stdin(Stdio::null())
+        .output()
+        .expect("failed to run `docker image inspect`");
+    assert!(
+        image.status.success(),
+        "the test image `{TEST_IMAGE}` is missing: run scripts/build-test-image.sh"
+    );
+}
+
+/// Runs a docker command and returns its non-empty output lines; empty when the
+/// command fails, because callers use it for best-effort lookups.
+fn docker_lines(args: &[&str]) -> Vec<String> {
+    let output = Command::new("docker")
+        .args(args)
+        .stdin(Stdio::null())
+        .output();
+    match output {
+        Ok(output) if output.status.success() => String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .map(str::trim)
+            .filter(|line| !line.is_empty())
+            .map(str::to_owned)
+            .collect(),
+        Ok(output) => {
+            eprintln!(
+                "envhost e2e: `docker {}` failed: {}",
+                args.join(" "),
+                String::from_utf8_lossy(&output.stderr).trim()
+            );
+            Vec::new()
+        }
+        Err(err) => {
+            eprintln!(
+                "envhost e2e: failed to run `docker {}`: {err}",
+                args.join(" ")
+            );
+            Vec::new()
+        }
+    }
+}
+
+/// Runs a docker cleanup command, reporting a failure without panicking, because
+/// it runs during drop.
+fn run_docker_quietly(args: &[&str]) {
+    let output = Command::new("docker")
+        .args(args)
+        .stdin(Stdio::null())
+        .output();
+    match output {
+        Ok(output) if output.status.success() => {}
+        Ok(output) => eprintln!(
+            "envhost e2e: cleanup `docker {}` failed: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&output.stderr).trim()
+        ),
+        Err(err) => eprintln!(
+            "envhost e2e: failed to run `docker {}`: {err}",
+            args.join(" ")
+        ),
+    }
+}
+
+/// Returns a port on 127.0.0.1 that was free a moment ago. Another process may
+/// take it before the host binds it; the host then fails to start and the test
+/// shows its log.
+fn free_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("failed to bind a free port");
+    listener
+        .local_addr()
+        .expect("bound listener has an address")
+        .port()
+}
