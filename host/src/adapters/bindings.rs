@@ -5,7 +5,7 @@
 pub(crate) mod v0_1_0 {
     wasmtime::component::bindgen!({
         path: "../wit/v0.1.0",
-        world: "adapter-two-phase",
+        world: "adapter-full",
         imports: { default: async | trappable },
         exports: { default: async },
     });
