@@ -6,7 +6,7 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 WASM_TARGET="wasm32-wasip2"
-ADAPTER_BUILT="$CARGO_TARGET/$WASM_TARGET/release/envhost_docker_adapter.wasm"
+ADAPTER_BUILT="$CARGO_TARGET/$WASM_TARGET/guest/envhost_docker_adapter.wasm"
 ADAPTERS_DIR="$RUN_DIR/adapters"
 
 require_rust
@@ -19,8 +19,8 @@ else
     rustup target add "$WASM_TARGET" || die "rustup target add $WASM_TARGET failed"
 fi
 
-step "Building the Docker adapter component (release, $WASM_TARGET)"
-cargo build --release --target "$WASM_TARGET" -p envhost-docker-adapter ||
+step "Building the Docker adapter component (profile guest, $WASM_TARGET)"
+cargo build --profile guest --target "$WASM_TARGET" -p envhost-docker-adapter ||
     die "building the Docker adapter (guests/docker) failed"
 [ -f "$ADAPTER_BUILT" ] || die "the adapter build succeeded but $ADAPTER_BUILT is missing"
 

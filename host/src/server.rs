@@ -30,7 +30,9 @@ pub async fn serve(config_path: &Path) -> anyhow::Result<()> {
         .map_err(|message| anyhow::anyhow!(message))?;
 
     let store = open_store(&config.state.path).await?;
-    let host_id = store.host_id().context("failed to read the host id from the state store")?;
+    let host_id = store
+        .host_id()
+        .context("failed to read the host id from the state store")?;
 
     for root in &config.policy.workspace_roots {
         std::fs::create_dir_all(root)
@@ -59,7 +61,10 @@ pub async fn serve(config_path: &Path) -> anyhow::Result<()> {
         .adapters
         .iter()
         .map(|(name, adapter)| {
-            (name.to_string(), serde_json::Value::Object(adapter.options.clone()))
+            (
+                name.to_string(),
+                serde_json::Value::Object(adapter.options.clone()),
+            )
         })
         .collect();
     let dir = &config.adapters.dir;
@@ -108,7 +113,11 @@ fn read_token(config: &Config) -> anyhow::Result<Option<String>> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("failed to read token file `{}`", path.display()))?;
     let token = text.trim().to_owned();
-    anyhow::ensure!(!token.is_empty(), "token file `{}` is empty", path.display());
+    anyhow::ensure!(
+        !token.is_empty(),
+        "token file `{}` is empty",
+        path.display()
+    );
     Ok(Some(token))
 }
 

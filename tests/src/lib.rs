@@ -502,7 +502,7 @@ fn host_binary() -> PathBuf {
 fn docker_adapter() -> PathBuf {
     let path = std::env::var_os("ENVHOST_DOCKER_ADAPTER")
         .map(PathBuf::from)
-        .unwrap_or_else(|| target_dir().join("wasm32-wasip2/release/envhost_docker_adapter.wasm"));
+        .unwrap_or_else(|| target_dir().join("wasm32-wasip2/guest/envhost_docker_adapter.wasm"));
     assert!(
         path.is_file(),
         "the Docker adapter `{}` is missing: run scripts/build.sh (or set ENVHOST_DOCKER_ADAPTER)",

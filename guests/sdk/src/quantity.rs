@@ -130,7 +130,9 @@ fn parse_nano_units(value: &str, kind: QuantityKind) -> Result<u128, QuantityErr
         let divisor = 10u128
             .checked_pow((-scale) as u32)
             .ok_or_else(|| error("too many fractional digits"))?;
-        let product = mantissa.checked_mul(multiplier).ok_or_else(|| error("too large"))?;
+        let product = mantissa
+            .checked_mul(multiplier)
+            .ok_or_else(|| error("too large"))?;
         product.div_ceil(divisor)
     };
     if scaled == 0 {
@@ -182,11 +184,14 @@ mod tests {
         assert_eq!(parse_cpu_nanos("1.25"), Ok(1_250_000_000));
         assert_eq!(parse_cpu_nanos("100n"), Ok(100));
         assert_eq!(parse_cpu_nanos("250000u"), Ok(250_000_000));
-        assert_eq!(parse_cpu_nanos("1e3m"), Err(QuantityError {
-            kind: QuantityKind::Cpu,
-            value: "1e3m".into(),
-            reason: "expected a number with an optional suffix, such as 500m, 2, 64Mi or 1G",
-        }));
+        assert_eq!(
+            parse_cpu_nanos("1e3m"),
+            Err(QuantityError {
+                kind: QuantityKind::Cpu,
+                value: "1e3m".into(),
+                reason: "expected a number with an optional suffix, such as 500m, 2, 64Mi or 1G",
+            })
+        );
     }
 
     #[test]
@@ -210,7 +215,9 @@ mod tests {
 
     #[test]
     fn invalid_quantities_name_the_value() {
-        for bad in ["", "abc", "-1", "1.2.3", "5 Mi", "5mi", "5Mb", "0", "0m", "1e", "1e-", ".", "1Ki1"] {
+        for bad in [
+            "", "abc", "-1", "1.2.3", "5 Mi", "5mi", "5Mb", "0", "0m", "1e", "1e-", ".", "1Ki1",
+        ] {
             let err = parse_memory_bytes(bad).unwrap_err();
             assert_eq!(err.value, bad, "for {bad:?}");
             assert!(err.to_string().contains(&format!("`{bad}`")), "for {bad:?}");

@@ -63,10 +63,9 @@ impl Runtime {
         // here, and the store's WASI context grants nothing.
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)
             .map_err(|err| anyhow::anyhow!("failed to link WASI: {err:#}"))?;
-        v0_1_0::AdapterFull::add_to_linker::<CallState, HasSelf<CallState>>(
-            &mut linker,
-            |state| state,
-        )
+        v0_1_0::AdapterFull::add_to_linker::<CallState, HasSelf<CallState>>(&mut linker, |state| {
+            state
+        })
         .map_err(|err| anyhow::anyhow!("failed to link envhost imports: {err:#}"))?;
 
         Ok(Arc::new(Self {
