@@ -10,6 +10,7 @@
 //! | `DELETE /v1/environments/{id}?reason=` | 200, descriptor; 204 for an unknown id |
 //! | `POST /v1/reservations` | 201, descriptor |
 //! | `POST /v1/environments/{id}/start` | 200, descriptor |
+//! | `PUT /v1/environments/{id}/lease` (body `{ttlMs}`) | 200, lease |
 //! | `GET /v1/adapters`, `GET /v1/adapters/{name}` | 200, adapter summaries |
 //! | `GET /healthz` | 200, `{"status":"ok"}`, never needs a token |
 
@@ -25,7 +26,7 @@ use std::time::Duration;
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::middleware;
 use axum::response::Response;
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::{Extension, Router};
 use tower_http::trace::TraceLayer;
 use tracing::Span;
@@ -53,6 +54,7 @@ pub fn router(service: Arc<dyn Environments>, options: ApiOptions) -> Router {
             get(routes::get).delete(routes::destroy),
         )
         .route("/v1/environments/{id}/start", post(routes::start))
+        .route("/v1/environments/{id}/lease", put(routes::renew))
         .route("/v1/reservations", post(routes::reserve))
         .route("/v1/adapters", get(routes::adapters))
         .route("/v1/adapters/{name}", get(routes::adapter))

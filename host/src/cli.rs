@@ -115,6 +115,15 @@ pub enum EnvCommand {
         #[arg(long, value_name = "TEXT")]
         reason: Option<String>,
     },
+    /// Renew an environment's lease: it then ends the given time from now.
+    Renew {
+        /// Environment id.
+        #[arg(value_parser = parse_environment_id)]
+        id: EnvironmentId,
+        /// New lease length, counted from now, such as `30m` or `2h`.
+        #[arg(long, value_name = "DURATION", value_parser = parse_ttl_ms)]
+        ttl: u64,
+    },
 }
 
 /// Arguments of `envhost env create`.
@@ -212,6 +221,9 @@ pub async fn run(options: ClientOptions, command: ClientCommand) -> Result<(), C
         ClientCommand::Env(EnvCommand::List(args)) => list(&client, &options, &args).await,
         ClientCommand::Env(EnvCommand::Destroy { id, reason }) => {
             destroy(&client, &options, &id, reason).await
+        }
+        ClientCommand::Env(EnvCommand::Renew { id, ttl }) => {
+            renew(&client, &options, &id, ttl).await
         }
         ClientCommand::Adapters { name } => adapters(&client, &options, name.as_deref()).await,
     }
@@ -358,6 +370,24 @@ async fn destroy(
     print_descriptor(options, &url, &response)
 }
 
+async fn renew(
+    client: &ApiClient,
+    options: &ClientOptions,
+    id: &EnvironmentId,
+    ttl_ms: u64,
+) -> Result<(), CliError> {
+    let url = client.url(&["v1", "environments", id.as_str(), "lease"]);
+    let body = crate::model::RenewRequest { ttl_ms };
+    let response = client.send(Method::PUT, url.clone(), Some(&body)).await?;
+    if options.json {
+        println!("{}", response.body);
+        return Ok(());
+    }
+    let lease: crate::model::Lease = decode(&url, &response)?;
+    print!("{}", output::render_lease(id, &lease));
+    Ok(())
+}
+
 async fn adapters(
     client: &ApiClient,
     options: &ClientOptions,
@@ -472,6 +502,17 @@ mod tests {
         let err = create_request(*args).unwrap_err();
 
         assert!(err.to_string().contains("`A`"), "{err}");
+    }
+
+    #[test]
+    fn renew_parses_the_ttl() {
+        let cli =
+            Cli::try_parse_from(["envhost", "env", "renew", "env-1", "--ttl", "30m"]).unwrap();
+        let Command::Client(ClientCommand::Env(EnvCommand::Renew { id, ttl })) = cli.command else {
+            panic!("expected env renew, got {:?}", cli.command);
+        };
+        assert_eq!(id.as_str(), "env-1");
+        assert_eq!(ttl, 1_800_000);
     }
 
     #[test]

@@ -31,6 +31,17 @@ use tracing::{Span, debug, info, instrument, warn};
 
 pub use error::ContainerError;
 pub use policy::Policy;
+/// A container labelled with this host's id, as start-up recovery sees it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HostContainer {
+    /// Full container id.
+    pub id: String,
+    /// Value of the `envhost.environment` label, if present.
+    pub environment: Option<String>,
+    /// Creation time in seconds since the Unix epoch.
+    pub created_unix: i64,
+}
+
 pub use spec::{
     ContainerInfo, ContainerSpec, ContainerState, ContainerSummary, ImageInfo, Mount, PortRequest,
     PublishedPort,
@@ -603,6 +614,83 @@ impl ContainerHost {
             }
             info!(removed, "removed environment containers");
             Ok(removed)
+        };
+        log_outcome(result.await)
+    }
+
+    /// Lists every container labelled with this host's id, whichever adapter
+    /// created it. Start-up recovery uses it to find containers that no
+    /// record owns.
+    ///
+    /// # Errors
+    ///
+    /// Engine failures.
+    #[instrument(name = "container.list_host", skip_all)]
+    pub async fn list_host_containers(&self) -> Result<Vec<HostContainer>, ContainerError> {
+        let filters = vec![format!("{LABEL_HOST}={}", self.inner.host_id)];
+        let summaries = log_outcome(self.list_by_labels(filters).await)?;
+        Ok(summaries
+            .into_iter()
+            .map(|summary| {
+                let labels = summary.labels.unwrap_or_default();
+                HostContainer {
+                    id: summary.id.unwrap_or_default(),
+                    environment: labels.get(LABEL_ENVIRONMENT).cloned(),
+                    created_unix: summary.created.unwrap_or_default(),
+                }
+            })
+            .collect())
+    }
+
+    /// Force-removes one container of this host by id, after checking its
+    /// host label. Used for containers that no record owns.
+    ///
+    /// # Errors
+    ///
+    /// `Denied` when the container belongs to another host; engine failures.
+    /// A container that is already gone is not an error.
+    #[instrument(name = "container.remove_orphan", skip_all, fields(container = %id))]
+    pub async fn remove_host_container(&self, id: &str) -> Result<(), ContainerError> {
+        let result = async {
+            let info = match self
+                .inner
+                .docker
+                .inspect_container(id, None::<InspectContainerOptions>)
+                .await
+            {
+                Ok(info) => info,
+                Err(err) => {
+                    let err = ContainerError::from_engine(
+                        format!("failed to inspect container `{id}`"),
+                        err,
+                    );
+                    return if err.is_not_found() { Ok(()) } else { Err(err) };
+                }
+            };
+            let host = info
+                .config
+                .as_ref()
+                .and_then(|config| config.labels.as_ref())
+                .and_then(|labels| labels.get(LABEL_HOST));
+            if host.map(String::as_str) != Some(self.inner.host_id.as_str()) {
+                return Err(ContainerError::denied(
+                    "ownership",
+                    format!(
+                        "container `{id}` does not belong to host `{}`",
+                        self.inner.host_id
+                    ),
+                ));
+            }
+            match self.remove_by_id(id, true).await {
+                Ok(()) => Ok(()),
+                Err(err) => {
+                    let err = ContainerError::from_engine(
+                        format!("failed to remove container `{id}`"),
+                        err,
+                    );
+                    if err.is_not_found() { Ok(()) } else { Err(err) }
+                }
+            }
         };
         log_outcome(result.await)
     }

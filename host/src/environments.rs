@@ -7,13 +7,13 @@ mod service;
 mod validate;
 
 pub use error::ServiceError;
-pub use service::{EnvironmentService, ServiceSettings};
+pub use service::{EnvironmentService, LEASE_EXPIRED, RecoveryReport, ServiceSettings};
 
 use async_trait::async_trait;
 
 use crate::ids::EnvironmentId;
 use crate::model::{
-    AdapterSummary, CreateRequest, Descriptor, ListFilter, ReserveRequest, StartRequest,
+    AdapterSummary, CreateRequest, Descriptor, Lease, ListFilter, ReserveRequest, StartRequest,
 };
 
 /// Operations of the provider contract, as the HTTP layer calls them.
@@ -81,6 +81,17 @@ pub trait Environments: Send + Sync + 'static {
         id: &EnvironmentId,
         request: StartRequest,
     ) -> Result<Descriptor, ServiceError>;
+
+    /// Renews the lease of a live environment or reservation: the new expiry
+    /// is now plus `ttl_ms`. An adapter that exports `lease-hooks` is told
+    /// first and can refuse.
+    ///
+    /// # Errors
+    ///
+    /// `InvalidRequest` for a ttl of 0 or above the maximum, `NotFound` for
+    /// an unknown id, `Conflict` when the environment is terminating or
+    /// terminated or its lease already ran out.
+    async fn renew(&self, id: &EnvironmentId, ttl_ms: u64) -> Result<Lease, ServiceError>;
 
     /// Lists the adapters in the adapters directory, loaded or failed.
     fn adapters(&self) -> Vec<AdapterSummary>;

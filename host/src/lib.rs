@@ -12,6 +12,7 @@ pub mod config;
 pub mod container;
 pub mod environments;
 pub mod ids;
+pub mod leases;
 pub mod model;
 pub mod server;
 pub mod state;

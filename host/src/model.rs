@@ -189,6 +189,14 @@ pub struct StartRequest {
     pub metadata: JsonObject,
 }
 
+/// Body of `PUT /v1/environments/{id}/lease`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RenewRequest {
+    /// New lease length in milliseconds, counted from now.
+    pub ttl_ms: u64,
+}
+
 /// Transport of an endpoint.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -267,6 +275,8 @@ pub struct ListFilter {
 pub struct Capabilities {
     /// Always true: the host keeps leases itself.
     pub supports_lease_renewal: bool,
+    /// The adapter exports `lease-hooks` and hears about each renewal.
+    pub supports_lease_hooks: bool,
     pub supports_snapshots: bool,
     pub supports_exec_probe: bool,
     pub supports_logs: bool,

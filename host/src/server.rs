@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 
@@ -13,7 +14,16 @@ use crate::api::{self, ApiOptions};
 use crate::config::Config;
 use crate::container::{ContainerHost, Policy};
 use crate::environments::{EnvironmentService, ServiceSettings};
+use crate::leases::{self, LeaseSchedule};
 use crate::state::{SqliteStore, Store};
+
+/// Containers of this host that no live record owns are removed at start-up
+/// only when older than this, so that a second process started by mistake on
+/// the same state file can not remove containers the first is creating.
+const ORPHAN_GRACE: Duration = Duration::from_secs(60);
+
+/// Time requests in flight get to finish after SIGTERM or ctrl-c.
+const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(30);
 
 /// Runs the host with the configuration file at `config_path`.
 ///
@@ -71,10 +81,10 @@ pub async fn serve(config_path: &Path) -> anyhow::Result<()> {
     let registry = Registry::load_dir(&runtime, dir, &options)
         .await
         .with_context(|| format!("failed to read adapters directory `{}`", dir.display()))?;
-    if let Some(default) = &config.adapters.default {
-        if registry.get(default).is_none() {
-            tracing::warn!(adapter = %default, dir = %dir.display(), "the default adapter is not loaded");
-        }
+    if let Some(default) = &config.adapters.default
+        && registry.get(default).is_none()
+    {
+        tracing::warn!(adapter = %default, dir = %dir.display(), "the default adapter is not loaded");
     }
     let loaded = registry.summaries().len();
 
@@ -84,9 +94,23 @@ pub async fn serve(config_path: &Path) -> anyhow::Result<()> {
         max_ttl: config.leases.max_ttl,
         tombstone_retention: config.leases.tombstone_retention,
     };
-    let service = EnvironmentService::new(store, Arc::new(registry), containers, settings);
+    let schedule = Arc::new(LeaseSchedule::new());
+    let service = Arc::new(EnvironmentService::new(
+        store,
+        Arc::new(registry),
+        containers,
+        settings,
+        Arc::clone(&schedule),
+    ));
+
+    // Recovery runs before the API accepts requests, so that no caller sees
+    // a record that the engine has already contradicted.
+    service.recover(ORPHAN_GRACE).await;
+    tokio::spawn(leases::run_collector(Arc::clone(&service), schedule));
+    tokio::spawn(leases::run_tombstone_purge(Arc::clone(&service)));
+
     let router = api::router(
-        Arc::new(service),
+        service,
         ApiOptions {
             max_body_bytes: config.server.max_body_bytes,
             token,
@@ -98,10 +122,33 @@ pub async fn serve(config_path: &Path) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("failed to listen on `{listen}`"))?;
     tracing::info!(%listen, host_id = %host_id, adapters = loaded, "envhost serving");
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .context("HTTP server failed")?;
+    let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = axum::serve(listener, router).with_graceful_shutdown(async move {
+        shutdown_signal().await;
+        let _ = stopping_tx.send(());
+    });
+    let server = tokio::spawn(async move { server.await });
+
+    // Requests in flight get SHUTDOWN_DEADLINE to finish after the signal;
+    // environments keep running either way, and their records are already
+    // in the store.
+    tokio::pin!(server);
+    tokio::select! {
+        outcome = &mut server => {
+            outcome.context("HTTP server task failed")?.context("HTTP server failed")?;
+        }
+        Ok(()) = stopping_rx => {
+            match tokio::time::timeout(SHUTDOWN_DEADLINE, &mut server).await {
+                Ok(outcome) => {
+                    outcome.context("HTTP server task failed")?.context("HTTP server failed")?;
+                }
+                Err(_) => tracing::warn!(
+                    deadline_secs = SHUTDOWN_DEADLINE.as_secs(),
+                    "requests still in flight at the shutdown deadline; stopping anyway"
+                ),
+            }
+        }
+    }
     tracing::info!("envhost stopped");
     Ok(())
 }

@@ -12,7 +12,7 @@ use wasmtime::Store;
 use wasmtime::component::{Instance, InstancePre};
 
 use super::bindings::v0_1_0::envhost::provider::types as wit;
-use super::bindings::v0_1_0::exports::envhost::provider::{provider, two_phase};
+use super::bindings::v0_1_0::exports::envhost::provider::{lease_hooks, provider, two_phase};
 use super::convert::{
     AdapterState, ReservationState, create_request_to_wit, error_from_wit, reserve_request_to_wit,
     start_request_to_wit, state_from_wit, status_from_wit, status_to_wit,
@@ -28,6 +28,7 @@ use crate::model::{self, Capabilities};
 pub(crate) struct ExportIndices {
     provider: provider::GuestIndices,
     pub(crate) two_phase: Option<two_phase::GuestIndices>,
+    pub(crate) lease_hooks: Option<lease_hooks::GuestIndices>,
 }
 
 impl ExportIndices {
@@ -37,11 +38,12 @@ impl ExportIndices {
             .map_err(|err| format!("invalid `provider` export: {err:#}"))?;
         // An optional interface that is absent is fine; one that is present
         // but has the wrong shape is an error, not a silent downgrade.
-        let two_phase = if pre
-            .component()
-            .get_export_index(None, "envhost:provider/two-phase@0.1.0")
-            .is_some()
-        {
+        let exports = |name: &str| {
+            pre.component()
+                .get_export_index(None, format!("envhost:provider/{name}@0.1.0"))
+                .is_some()
+        };
+        let two_phase = if exports("two-phase") {
             Some(
                 two_phase::GuestIndices::new(pre)
                     .map_err(|err| format!("invalid `two-phase` export: {err:#}"))?,
@@ -49,9 +51,18 @@ impl ExportIndices {
         } else {
             None
         };
+        let lease_hooks = if exports("lease-hooks") {
+            Some(
+                lease_hooks::GuestIndices::new(pre)
+                    .map_err(|err| format!("invalid `lease-hooks` export: {err:#}"))?,
+            )
+        } else {
+            None
+        };
         Ok(Self {
             provider,
             two_phase,
+            lease_hooks,
         })
     }
 }
@@ -258,6 +269,37 @@ impl Adapter {
             .await;
         let result = self.finish(&mut call, FUNCTION, outcome)?;
         self.environment_state(FUNCTION, result)
+    }
+
+    /// Tells the adapter about a lease renewal, when it exports `lease-hooks`;
+    /// does nothing otherwise.
+    ///
+    /// # Errors
+    ///
+    /// As [`Adapter::create`]; an error means the renewal must not happen.
+    pub async fn renew_lease(
+        &self,
+        id: &EnvironmentId,
+        ttl_ms: u64,
+        expires_at: DateTime<Utc>,
+    ) -> Result<(), CallError> {
+        const FUNCTION: &str = "renew";
+        let Some(indices) = &self.exports.lease_hooks else {
+            return Ok(());
+        };
+        let expires_at_ms = u64::try_from(expires_at.timestamp_millis()).unwrap_or_default();
+        let mut call = self.prepare(FUNCTION, Some(id)).await?;
+        let guest = indices
+            .load(&mut call.store, &call.instance)
+            .map_err(|err| self.trap(FUNCTION, err, String::new()))?;
+        let outcome = self
+            .timed(
+                FUNCTION,
+                guest.call_renew(&mut call.store, id.as_str(), ttl_ms, expires_at_ms),
+            )
+            .await;
+        let result = self.finish(&mut call, FUNCTION, outcome)?;
+        result.map_err(|err| self.provider_error(FUNCTION, err))
     }
 
     /// Runs `init` and `metadata` in a fresh instance, as a load-time check.

@@ -258,6 +258,7 @@ impl ExportIndices {
         Capabilities {
             supports_lease_renewal: true,
             supports_two_phase: self.two_phase.is_some(),
+            supports_lease_hooks: self.lease_hooks.is_some(),
             ..Capabilities::default()
         }
     }

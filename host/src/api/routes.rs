@@ -13,7 +13,9 @@ use serde_json::json;
 use super::extract::{ApiJson, ApiQuery, IdPath, ListQuery, PathParam};
 use super::problem::Problem;
 use crate::environments::Environments;
-use crate::model::{AdapterSummary, CreateRequest, Descriptor, ReserveRequest, StartRequest};
+use crate::model::{
+    AdapterSummary, CreateRequest, Descriptor, Lease, RenewRequest, ReserveRequest, StartRequest,
+};
 
 /// Service shared by all handlers.
 pub(crate) type Service = Arc<dyn Environments>;
@@ -78,6 +80,14 @@ pub(crate) async fn start(
     ApiJson(request): ApiJson<StartRequest>,
 ) -> ApiResult<Json<Descriptor>> {
     Ok(Json(service.start(&id, request).await?))
+}
+
+pub(crate) async fn renew(
+    State(service): State<Service>,
+    IdPath(id): IdPath,
+    ApiJson(request): ApiJson<RenewRequest>,
+) -> ApiResult<Json<Lease>> {
+    Ok(Json(service.renew(&id, request.ttl_ms).await?))
 }
 
 pub(crate) async fn adapters(State(service): State<Service>) -> Json<Vec<AdapterSummary>> {

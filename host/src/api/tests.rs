@@ -14,8 +14,8 @@ use super::{ApiOptions, require_token_for, router};
 use crate::environments::{Environments, ServiceError};
 use crate::ids::EnvironmentId;
 use crate::model::{
-    AdapterHealth, AdapterSummary, CreateRequest, Descriptor, Endpoint, JsonObject, ListFilter,
-    Protocol, ReserveRequest, StartRequest, Status,
+    AdapterHealth, AdapterSummary, CreateRequest, Descriptor, Endpoint, JsonObject, Lease,
+    ListFilter, Protocol, ReserveRequest, StartRequest, Status,
 };
 
 const KNOWN_ID: &str = "env-1";
@@ -29,6 +29,7 @@ struct FakeEnvironments {
     last_create: Mutex<Option<CreateRequest>>,
     last_filter: Mutex<Option<ListFilter>>,
     last_reason: Mutex<Option<Option<String>>>,
+    last_renew: Mutex<Option<(String, u64)>>,
 }
 
 impl FakeEnvironments {
@@ -115,6 +116,18 @@ impl Environments for FakeEnvironments {
     ) -> Result<Descriptor, ServiceError> {
         self.take_error()?;
         Ok(descriptor(id.as_str(), Status::Ready))
+    }
+
+    async fn renew(&self, id: &EnvironmentId, ttl_ms: u64) -> Result<Lease, ServiceError> {
+        self.take_error()?;
+        *self.last_renew.lock().unwrap() = Some((id.to_string(), ttl_ms));
+        let at = Utc.with_ymd_and_hms(2026, 12, 1, 10, 0, 0).unwrap();
+        Ok(Lease {
+            lease_id: "lease-1".to_owned(),
+            acquired_at: at,
+            expires_at: at + chrono::Duration::milliseconds(ttl_ms as i64),
+            owner: None,
+        })
     }
 
     fn adapters(&self) -> Vec<AdapterSummary> {
@@ -367,6 +380,36 @@ async fn start_returns_200_descriptor() {
     assert_eq!(reply.status, StatusCode::OK);
     assert_eq!(reply.body["environmentId"], "env-3");
     assert_eq!(reply.body["status"], "ready");
+}
+
+#[tokio::test]
+async fn renew_returns_the_lease() {
+    let harness = Harness::new();
+    let request = Request::put("/v1/environments/env-4/lease")
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(json!({"ttlMs": 30000}).to_string()))
+        .unwrap();
+
+    let reply = harness.send(request).await;
+
+    assert_eq!(reply.status, StatusCode::OK, "body: {}", reply.body);
+    assert_eq!(reply.body["leaseId"], "lease-1");
+    assert_eq!(reply.body["expiresAt"], "2026-12-01T10:00:30Z");
+    let renewed = harness.fake.last_renew.lock().unwrap().clone();
+    assert_eq!(renewed, Some(("env-4".to_owned(), 30000)));
+}
+
+#[tokio::test]
+async fn renew_without_ttl_is_400_naming_the_field() {
+    let request = Request::put("/v1/environments/env-4/lease")
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from("{}"))
+        .unwrap();
+
+    let reply = Harness::new().send(request).await;
+
+    assert_problem(&reply, StatusCode::BAD_REQUEST, "invalid-request");
+    assert!(detail(&reply).contains("ttlMs"), "{}", detail(&reply));
 }
 
 #[tokio::test]

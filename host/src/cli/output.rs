@@ -5,7 +5,8 @@ use std::fmt::Write as _;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 
-use crate::model::{AdapterHealth, AdapterSummary, Descriptor, Endpoint, Protocol};
+use crate::ids::EnvironmentId;
+use crate::model::{AdapterHealth, AdapterSummary, Descriptor, Endpoint, Lease, Protocol};
 
 /// Text shown for an absent value in tables and `key: value` lines.
 const NONE: &str = "-";
@@ -97,6 +98,14 @@ pub(crate) fn render_environment(descriptor: &Descriptor) -> String {
 }
 
 /// Renders the adapter list as a table, or a line saying there are none.
+pub(crate) fn render_lease(id: &EnvironmentId, lease: &Lease) -> String {
+    render_fields(&[
+        ("id", id.to_string()),
+        ("lease", lease.lease_id.clone()),
+        ("expires", timestamp(&lease.expires_at)),
+    ])
+}
+
 pub(crate) fn render_adapters(adapters: &[AdapterSummary]) -> String {
     if adapters.is_empty() {
         return "no adapters\n".to_owned();

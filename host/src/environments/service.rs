@@ -16,11 +16,18 @@ use crate::adapters::{
 };
 use crate::container::{ContainerError, ContainerHost};
 use crate::ids::{AdapterName, EnvironmentId};
+use crate::leases::LeaseSchedule;
 use crate::model::{
     self, AdapterSummary, CreateRequest, Descriptor, JsonObject, Lease, ListFilter, ReserveRequest,
     StartRequest, Status,
 };
 use crate::state::{EnvironmentRecord, RecordKind, StateError, Store};
+
+mod expiry;
+mod recovery;
+
+pub use expiry::LEASE_EXPIRED;
+pub use recovery::RecoveryReport;
 
 /// Number of lock stripes serializing operations on the same environment id.
 const LOCK_STRIPES: usize = 64;
@@ -45,22 +52,26 @@ pub struct EnvironmentService {
     registry: Arc<Registry>,
     containers: ContainerHost,
     settings: ServiceSettings,
+    leases: Arc<LeaseSchedule>,
     locks: Vec<Mutex<()>>,
 }
 
 impl EnvironmentService {
-    /// Creates the service.
+    /// Creates the service. Leases of environments it creates go into
+    /// `leases`, which the collector task watches.
     pub fn new(
         store: Arc<dyn Store>,
         registry: Arc<Registry>,
         containers: ContainerHost,
         settings: ServiceSettings,
+        leases: Arc<LeaseSchedule>,
     ) -> Self {
         Self {
             store,
             registry,
             containers,
             settings,
+            leases,
             locks: (0..LOCK_STRIPES).map(|_| Mutex::new(())).collect(),
         }
     }
@@ -389,6 +400,7 @@ impl Environments for EnvironmentService {
             Ok(state) => {
                 Self::apply_state(&mut record, &request.metadata, state);
                 self.update_record(&record).await?;
+                self.leases.set(&id, record.lease.expires_at);
                 tracing::info!(environment = %id, adapter = %adapter_name, status = %record.status, "environment created");
                 Ok(descriptor(&record))
             }
@@ -468,6 +480,7 @@ impl Environments for EnvironmentService {
         record.endpoints.clear();
         record.updated_at = model::now();
         self.update_record(&record).await?;
+        self.leases.remove(id);
         tracing::info!(environment = %id, adapter = %record.adapter, "environment destroyed");
         Ok(Some(descriptor(&record)))
     }
@@ -538,6 +551,7 @@ impl Environments for EnvironmentService {
                 record.reservation = Some(to_json(&reservation)?);
                 record.updated_at = model::now();
                 self.update_record(&record).await?;
+                self.leases.set(&id, record.lease.expires_at);
                 tracing::info!(environment = %id, adapter = %adapter_name, "environment reserved");
                 Ok(descriptor(&record))
             }
@@ -622,6 +636,52 @@ impl Environments for EnvironmentService {
                 Err(call_error(err))
             }
         }
+    }
+
+    async fn renew(&self, id: &EnvironmentId, ttl_ms: u64) -> Result<Lease, ServiceError> {
+        let ttl_ms = validate::ttl_ms(
+            Some(ttl_ms),
+            self.settings.default_ttl,
+            self.settings.max_ttl,
+        )?;
+
+        let _guard = self.lock(id).await;
+        let mut record = self
+            .get_record(id)
+            .await?
+            .ok_or_else(|| ServiceError::NotFound(format!("environment `{id}` not found")))?;
+        if record.status.is_terminal() || record.status == Status::Terminating {
+            return Err(ServiceError::Conflict(format!(
+                "environment `{id}` is {}: its lease can not be renewed",
+                record.status
+            )));
+        }
+        let now = model::now();
+        if record.lease.expires_at <= now {
+            return Err(ServiceError::Conflict(format!(
+                "the lease of environment `{id}` expired at {}: the environment is being \
+                 collected and can not be renewed",
+                record
+                    .lease
+                    .expires_at
+                    .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+            )));
+        }
+
+        let ttl = chrono::Duration::milliseconds(i64::try_from(ttl_ms).unwrap_or(i64::MAX));
+        let expires_at = now + ttl;
+        if let Some(adapter) = self.registry.get(&record.adapter) {
+            adapter
+                .renew_lease(id, ttl_ms, expires_at)
+                .await
+                .map_err(call_error)?;
+        }
+        record.lease.expires_at = expires_at;
+        record.updated_at = now;
+        self.update_record(&record).await?;
+        self.leases.set(id, expires_at);
+        tracing::info!(environment = %id, ttl_ms, expires_at = %expires_at, "lease renewed");
+        Ok(record.lease)
     }
 
     fn adapters(&self) -> Vec<AdapterSummary> {
