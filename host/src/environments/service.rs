@@ -455,23 +455,28 @@ impl Environments for EnvironmentService {
             Some(adapter) => adapter.destroy(id, Some(&reason)).await.map_err(Some),
             None => Err(None),
         };
-        // Whatever the adapter did, the host makes sure nothing labelled with
-        // this environment is left; when the adapter failed or is gone, this
-        // is the whole teardown.
-        let removed = self.containers.remove_environment_containers(id).await;
-        match (&adapter_outcome, &removed) {
-            (Ok(()), Ok(_)) => {}
-            (Err(adapter_error), Ok(count)) => {
-                tracing::warn!(environment = %id, adapter = %record.adapter, error = ?adapter_error.as_ref().map(ToString::to_string), removed = count, "adapter destroy failed or adapter missing; removed containers by label");
-            }
-            (_, Err(err)) => {
-                tracing::error!(environment = %id, error = %err, "failed to remove containers by label");
-                return Err(match adapter_outcome {
-                    Err(Some(call)) => call_error(call),
-                    _ => ServiceError::Unavailable(format!(
-                        "failed to destroy environment `{id}`: {err}"
-                    )),
-                });
+        // When the adapter failed or is gone, the host removes what carries
+        // the environment's label itself; an adapter that succeeded is
+        // trusted, so that destroy costs no extra engine call.
+        if let Err(adapter_error) = adapter_outcome {
+            let detail = adapter_error.as_ref().map(ToString::to_string);
+            match self.containers.remove_environment_containers(id).await {
+                Ok(count) => tracing::warn!(
+                    environment = %id,
+                    adapter = %record.adapter,
+                    error = ?detail,
+                    removed = count,
+                    "adapter destroy failed or adapter missing; removed containers by label"
+                ),
+                Err(err) => {
+                    tracing::error!(environment = %id, error = %err, "failed to remove containers by label");
+                    return Err(match adapter_error {
+                        Some(call) => call_error(call),
+                        None => ServiceError::Unavailable(format!(
+                            "failed to destroy environment `{id}`: {err}"
+                        )),
+                    });
+                }
             }
         }
 

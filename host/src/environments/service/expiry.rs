@@ -24,9 +24,10 @@ const ENGINE_RETRY_DELAY: Duration = Duration::from_secs(30);
 
 impl EnvironmentService {
     /// Collects an environment whose lease deadline passed: `terminating`,
-    /// the adapter's destroy with reason `lease-expired` and retries with
-    /// exponential backoff, then removal of whatever containers remain by
-    /// their labels. A lease renewed meanwhile is rescheduled instead.
+    /// then the adapter's destroy with reason `lease-expired`, retried with
+    /// exponential backoff. When the adapter keeps failing or is gone, the
+    /// host removes the environment's containers by their labels itself. A
+    /// lease renewed meanwhile is rescheduled instead.
     ///
     /// Errors are logged, never returned: the collector has nobody to return
     /// them to, and a failed collection is rescheduled.
@@ -59,7 +60,9 @@ impl EnvironmentService {
         }
 
         let adapter_failure = self.destroy_with_retries(id, &record.adapter).await;
-        if let Err(err) = self.containers.remove_environment_containers(id).await {
+        if adapter_failure.is_some()
+            && let Err(err) = self.containers.remove_environment_containers(id).await
+        {
             tracing::error!(environment = %id, error = %err, "failed to remove the containers of an expired environment; retrying later");
             self.leases.set(id, model::now() + retry_delay());
             return;
