@@ -67,9 +67,12 @@ impl Status {
         }
     }
 
-    /// Whether the environment has ended and nothing of it should be running.
+    /// Whether the environment has ended for good: destroyed, with nothing of
+    /// it left in the backend. `failed` is not terminal, because a failed
+    /// environment still holds its resources (an exited container, say) until
+    /// it is destroyed or its lease ends; only then is it `terminated`.
     pub fn is_terminal(self) -> bool {
-        matches!(self, Status::Terminated | Status::Failed)
+        matches!(self, Status::Terminated)
     }
 }
 

@@ -301,13 +301,14 @@ fn list_live_skips_terminal_records() {
             "provisioning",
             "ready",
             "degraded",
-            "terminating"
+            "terminating",
+            "failed"
         ]
     );
 }
 
 #[test]
-fn purge_deletes_only_old_terminal_records() {
+fn purge_deletes_only_old_terminated_records() {
     let (_dir, path) = temp_db();
     let store = SqliteStore::open(&path).unwrap();
     let cases = [
@@ -325,11 +326,12 @@ fn purge_deletes_only_old_terminal_records() {
         store.insert(&record).unwrap();
     }
 
-    assert_eq!(store.purge_terminal_before(at(50)).unwrap(), 2);
+    assert_eq!(store.purge_terminal_before(at(50)).unwrap(), 1);
     let left = store.list(&ListFilter::default()).unwrap();
     assert_eq!(
         ids(&left),
         [
+            "old-failed",
             "old-ready",
             "old-terminating",
             "new-terminated",

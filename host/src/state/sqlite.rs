@@ -409,7 +409,7 @@ fn placeholders() -> String {
         .join(", ")
 }
 
-/// Returns the terminal statuses as a SQL list, such as `'terminated', 'failed'`.
+/// Returns the terminal statuses as a SQL list, such as `'terminated'`.
 fn terminal_statuses() -> String {
     Status::ALL
         .into_iter()
@@ -564,7 +564,7 @@ mod tests {
 
     #[test]
     fn terminal_statuses_match_status_is_terminal() {
-        assert_eq!(terminal_statuses(), "'terminated', 'failed'");
+        assert_eq!(terminal_statuses(), "'terminated'");
     }
 
     #[test]
