@@ -35,8 +35,8 @@ async fn assert_nothing_created(host: &Host, id: &str) {
     );
 }
 
-/// Sends a create with `environmentId` set to a fresh id and returns the id
-/// with the response's problem detail, after checking it is a 4xx problem.
+/// Sends a create with `environmentId` set to a fresh id, checks that the
+/// response is a 4xx problem, and returns the id, the status and the detail.
 async fn rejected_create(host: &Host, mut body: Value) -> (String, StatusCode, String) {
     let id = unique_id("rejected");
     body["environmentId"] = json!(id);
