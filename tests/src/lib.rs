@@ -62,12 +62,17 @@ workspace_roots = ["workspaces"]
 /// How long a starting host may take before `/healthz` responds.
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// How long a host may take to exit after SIGTERM.
+pub const STOP_TIMEOUT: Duration = Duration::from_secs(15);
+
 /// Lines of the host's log shown when something fails.
 const LOG_TAIL_LINES: usize = 60;
 
 /// A running `envhost serve` with its own config, state and adapters folder.
 pub struct Host {
     process: Child,
+    binary: PathBuf,
+    config_path: PathBuf,
     base_url: String,
     client: reqwest::Client,
     /// `None` only while dropping, when a failing test keeps the folder.
@@ -89,6 +94,44 @@ pub struct Response {
     pub text: String,
     /// Body parsed as JSON; `Value::Null` when it is empty or not JSON.
     pub body: Value,
+}
+
+/// What a run of the `envhost` CLI printed, and how it exited.
+#[derive(Debug)]
+pub struct CliOutput {
+    /// Exit status of the process.
+    pub status: std::process::ExitStatus,
+    /// Standard output.
+    pub stdout: String,
+    /// Standard error.
+    pub stderr: String,
+}
+
+impl Response {
+    /// Checks that the response is an `application/problem+json` with the
+    /// given HTTP status and `code`, and returns its `detail`.
+    ///
+    /// # Panics
+    ///
+    /// Panics with the whole response when any of those differ.
+    pub fn expect_problem(&self, status: StatusCode, code: &str) -> String {
+        assert_eq!(self.status, status, "unexpected status: {}", self.text);
+        assert_eq!(
+            self.content_type.as_deref(),
+            Some("application/problem+json"),
+            "unexpected content type: {}",
+            self.text
+        );
+        assert_eq!(
+            self.body["code"], code,
+            "unexpected problem code: {}",
+            self.text
+        );
+        self.body["detail"]
+            .as_str()
+            .unwrap_or_else(|| panic!("problem without a `detail`: {}", self.text))
+            .to_owned()
+    }
 }
 
 impl Host {
@@ -136,24 +179,12 @@ impl Host {
             .expect("failed to write the host's config");
 
         let log_path = dir.path().join("envhost.log");
-        let log = File::create(&log_path).expect("failed to create the host's log file");
-        let log_for_stderr = log
-            .try_clone()
-            .expect("failed to share the host's log file");
-        let process = Command::new(&binary)
-            .arg("serve")
-            .arg("--config")
-            .arg(&config_path)
-            .current_dir(dir.path())
-            .env("ENVHOST_LOG", "info,envhost=debug")
-            .stdin(Stdio::null())
-            .stdout(log)
-            .stderr(log_for_stderr)
-            .spawn()
-            .unwrap_or_else(|err| panic!("failed to start `{}`: {err}", binary.display()));
+        let process = spawn_host(&binary, &config_path, dir.path(), &log_path);
 
         let mut host = Host {
             process,
+            binary,
+            config_path,
             base_url: format!("http://{listen}"),
             client: reqwest::Client::builder()
                 .timeout(Duration::from_secs(60))
@@ -165,6 +196,90 @@ impl Host {
         };
         host.wait_until_healthy().await;
         host
+    }
+
+    /// Stops the host with SIGTERM, as an operator would, and starts a new
+    /// process on the same config, state database, adapters folder and port.
+    /// Containers keep running in between.
+    ///
+    /// # Panics
+    ///
+    /// Panics with the host's log when the old process does not exit within
+    /// [`STOP_TIMEOUT`] or the new one does not start.
+    pub async fn restart(&mut self) {
+        self.stop().await;
+        let dir = self.dir().to_path_buf();
+        self.process = spawn_host(&self.binary, &self.config_path, &dir, &self.log_path);
+        self.wait_until_healthy().await;
+    }
+
+    /// Sends SIGTERM to the host process and waits for it to exit.
+    async fn stop(&mut self) {
+        let pid = self.process.id().to_string();
+        let signalled = Command::new("kill")
+            .args(["-TERM", &pid])
+            .stdin(Stdio::null())
+            .status()
+            .expect("failed to run `kill`");
+        assert!(
+            signalled.success(),
+            "`kill -TERM {pid}` failed: {signalled}"
+        );
+
+        let deadline = Instant::now() + STOP_TIMEOUT;
+        loop {
+            match self.process.try_wait() {
+                Ok(Some(_)) => return,
+                Ok(None) if Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Ok(None) => self.fail(&format!(
+                    "envhost (pid {pid}) did not exit within {STOP_TIMEOUT:?} of SIGTERM"
+                )),
+                Err(err) => self.fail(&format!("failed to wait for envhost (pid {pid}): {err}")),
+            }
+        }
+    }
+
+    /// Runs the `envhost` binary as a client of this host (`--api` set to its
+    /// base URL) with the given arguments, and returns what it printed.
+    pub fn cli(&self, args: &[&str]) -> CliOutput {
+        let output = Command::new(&self.binary)
+            .arg("--api")
+            .arg(&self.base_url)
+            .args(args)
+            .env_remove("ENVHOST_API")
+            .env_remove("ENVHOST_TOKEN_FILE")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap_or_else(|err| panic!("failed to run `envhost {}`: {err}", args.join(" ")));
+        let cli_output = CliOutput {
+            status: output.status,
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        };
+        if let Ok(body) = serde_json::from_str::<Value>(&cli_output.stdout) {
+            self.remember_environment(&body);
+        }
+        cli_output
+    }
+
+    /// Sends `POST /v1/environments` and returns the descriptor of the
+    /// created environment.
+    ///
+    /// # Panics
+    ///
+    /// Panics with the response and the host's log unless the status is 201
+    /// and the body has an `environmentId`.
+    pub async fn create(&self, body: &Value) -> Value {
+        let response = self.post("/v1/environments", body).await;
+        if response.status != StatusCode::CREATED || !response.body["environmentId"].is_string() {
+            self.fail(&format!(
+                "create returned {}, expected 201 with a descriptor: {}",
+                response.status, response.text
+            ));
+        }
+        response.body
     }
 
     /// Returns the API's base URL, such as `http://127.0.0.1:40123`.
@@ -603,4 +718,68 @@ fn free_port() -> u16 {
         .local_addr()
         .expect("bound listener has an address")
         .port()
+}
+
+/// Starts `envhost serve` on a config, with stdout and stderr appended to
+/// `log_path`, so that a restarted host keeps the log of the first one.
+fn spawn_host(binary: &Path, config_path: &Path, dir: &Path, log_path: &Path) -> Child {
+    let log = File::options()
+        .create(true)
+        .append(true)
+        .open(log_path)
+        .expect("failed to open the host's log file");
+    let log_for_stderr = log
+        .try_clone()
+        .expect("failed to share the host's log file");
+    Command::new(binary)
+        .arg("serve")
+        .arg("--config")
+        .arg(config_path)
+        .current_dir(dir)
+        .env("ENVHOST_LOG", "info,envhost=debug")
+        .stdin(Stdio::null())
+        .stdout(log)
+        .stderr(log_for_stderr)
+        .spawn()
+        .unwrap_or_else(|err| panic!("failed to start `{}`: {err}", binary.display()))
+}
+
+/// Returns `docker inspect` of one container, by name or id, as JSON.
+///
+/// # Panics
+///
+/// Panics with the engine's error when the container does not exist or the
+/// output is not the one-element array `docker inspect` prints.
+pub fn inspect_container(name_or_id: &str) -> Value {
+    let output = Command::new("docker")
+        .args(["container", "inspect", name_or_id])
+        .stdin(Stdio::null())
+        .output()
+        .expect("failed to run `docker container inspect`");
+    assert!(
+        output.status.success(),
+        "`docker container inspect {name_or_id}` failed: {}",
+        String::from_utf8_lossy(&output.stderr).trim()
+    );
+    let parsed: Value = serde_json::from_slice(&output.stdout).unwrap_or_else(|err| {
+        panic!("`docker container inspect {name_or_id}` printed invalid JSON: {err}")
+    });
+    match parsed {
+        Value::Array(mut items) if items.len() == 1 => items.remove(0),
+        other => panic!("`docker container inspect {name_or_id}` printed {other}"),
+    }
+}
+
+/// Returns the names (without the leading `/`) of all containers, running or
+/// not, whose name contains `fragment`. Docker matches name filters as
+/// substrings.
+pub fn containers_named_like(fragment: &str) -> Vec<String> {
+    docker_lines(&[
+        "ps",
+        "--all",
+        "--filter",
+        &format!("name={fragment}"),
+        "--format",
+        "{{.Names}}",
+    ])
 }
