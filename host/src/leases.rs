@@ -69,7 +69,7 @@ impl LeaseSchedule {
         self.lock().deadlines.len()
     }
 
-    /// Whether no lease is scheduled.
+    /// Returns whether no lease is scheduled.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }

@@ -235,9 +235,8 @@ pub struct Lease {
     pub owner: Option<String>,
 }
 
-/// What the host returns for an environment: the contract's descriptor, which
-/// also carries every field of the contract's status result (`reason`
-/// included).
+/// Descriptor of an environment as the host returns it. It also carries every
+/// field of the contract's status result, `reason` included.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Descriptor {
@@ -271,7 +270,7 @@ pub struct ListFilter {
     pub status: Option<Status>,
 }
 
-/// What an adapter can do, discovered from the interfaces its component
+/// Capabilities of an adapter, discovered from the interfaces its component
 /// exports.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -323,7 +322,7 @@ pub struct AdapterSummary {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub capabilities: Option<Capabilities>,
     pub health: AdapterHealth,
-    /// Why the last load failed.
+    /// Error of the last failed load.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
 }

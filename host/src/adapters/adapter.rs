@@ -120,7 +120,7 @@ impl Adapter {
         &self.version
     }
 
-    /// What the adapter can do, from its exports.
+    /// Returns the adapter's capabilities, discovered from its exports.
     pub fn capabilities(&self) -> &Capabilities {
         &self.capabilities
     }

@@ -252,8 +252,8 @@ fn exported_wit_version(engine: &Engine, component: &Component) -> Result<&'stat
 }
 
 impl ExportIndices {
-    /// What the exports make the adapter capable of. Lease renewal is always
-    /// supported because the host keeps leases itself.
+    /// Returns the capabilities the exports give the adapter. Lease renewal is
+    /// always supported because the host keeps leases itself.
     pub(crate) fn capabilities(&self) -> Capabilities {
         Capabilities {
             supports_lease_renewal: true,

@@ -39,7 +39,7 @@ pub struct ServiceSettings {
     pub default_adapter: Option<AdapterName>,
     /// Lease length when a request gives no `ttlMs`.
     pub default_ttl: Duration,
-    /// Longest lease a request may ask for.
+    /// Maximum lease a request may ask for.
     pub max_ttl: Duration,
     /// How long a destroyed environment still reads `terminated` before it
     /// is forgotten (404).

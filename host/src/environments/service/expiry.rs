@@ -15,7 +15,7 @@ const DESTROY_ATTEMPTS: u32 = 4;
 /// Delay before the second destroy attempt; it doubles for each further one.
 const FIRST_RETRY_DELAY: Duration = Duration::from_millis(250);
 
-/// Longest delay between two destroy attempts.
+/// Maximum delay between two destroy attempts.
 const MAX_RETRY_DELAY: Duration = Duration::from_secs(4);
 
 /// When the engine itself fails, the collection is tried again this much
@@ -29,8 +29,8 @@ impl EnvironmentService {
     /// host removes the environment's containers by their labels itself. A
     /// lease renewed meanwhile is rescheduled instead.
     ///
-    /// Errors are logged, never returned: the collector has nobody to return
-    /// them to, and a failed collection is rescheduled.
+    /// Errors are logged and not returned, because the collector has no caller
+    /// to return them to. A failed collection is rescheduled.
     pub async fn expire(&self, id: &EnvironmentId) {
         let _guard = self.lock(id).await;
         let mut record = match self.get_record(id).await {

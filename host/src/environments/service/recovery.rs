@@ -8,7 +8,7 @@ use super::EnvironmentService;
 use crate::model::{self, Status};
 use crate::state::{EnvironmentRecord, RecordKind};
 
-/// What recovery found and did, for the start-up log.
+/// Summary of what recovery found and did, for the start-up log.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RecoveryReport {
     /// Live records whose leases were put back on the schedule.
@@ -135,8 +135,8 @@ impl EnvironmentService {
     }
 
     /// Removes this host's containers that no live record owns and that are
-    /// older than `grace`; the grace period spares a create that is running
-    /// right now in another process sharing the state file.
+    /// older than `grace`. The grace period spares containers that a second
+    /// process, started by mistake on the same state file, is creating.
     async fn remove_orphans(&self, owned: &HashMap<String, Status>, grace: Duration) -> usize {
         let containers = match self.containers.list_host_containers().await {
             Ok(containers) => containers,
