@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 
-use crate::adapters::{GuestLimits, Registry, Runtime};
+use crate::adapters::{AdapterWatcher, GuestLimits, Registry, Runtime};
 use crate::api::{self, ApiOptions};
 use crate::config::Config;
 use crate::container::{ContainerHost, Policy};
@@ -55,7 +55,8 @@ pub async fn serve(config_path: &Path) -> anyhow::Result<()> {
         memory_bytes: config.limits.guest_memory_bytes,
         call_timeout: config.limits.call_timeout,
     };
-    let runtime = Runtime::new(limits, Some(containers.clone()))?;
+    let runtime =
+        Runtime::with_artifact_cache(limits, Some(containers.clone()), &config.adapters.cache_dir)?;
     let options: BTreeMap<String, serde_json::Value> = config
         .adapters
         .adapters
@@ -77,6 +78,18 @@ pub async fn serve(config_path: &Path) -> anyhow::Result<()> {
         }
     }
     let loaded = registry.summaries().len();
+    let registry = Arc::new(registry);
+    // Kept alive until the server stops; dropping it stops the watching.
+    let _watcher = if config.adapters.reload {
+        let watcher =
+            AdapterWatcher::start(Arc::clone(&runtime), Arc::clone(&registry), dir, options)
+                .context(
+                    "failed to start hot reload (set `adapters.reload = false` to run without it)",
+                )?;
+        Some(watcher)
+    } else {
+        None
+    };
 
     let settings = ServiceSettings {
         default_adapter: config.adapters.default.clone(),
@@ -84,7 +97,7 @@ pub async fn serve(config_path: &Path) -> anyhow::Result<()> {
         max_ttl: config.leases.max_ttl,
         tombstone_retention: config.leases.tombstone_retention,
     };
-    let service = EnvironmentService::new(store, Arc::new(registry), containers, settings);
+    let service = EnvironmentService::new(store, registry, containers, settings);
     let router = api::router(
         Arc::new(service),
         ApiOptions {

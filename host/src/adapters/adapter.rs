@@ -5,6 +5,7 @@
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use tracing::Instrument;
@@ -13,6 +14,7 @@ use wasmtime::component::{Instance, InstancePre};
 
 use super::bindings::v0_1_0::envhost::provider::types as wit;
 use super::bindings::v0_1_0::exports::envhost::provider::{provider, two_phase};
+use super::cache::CompileSource;
 use super::convert::{
     AdapterState, ReservationState, create_request_to_wit, error_from_wit, reserve_request_to_wit,
     start_request_to_wit, state_from_wit, status_from_wit, status_to_wit,
@@ -69,6 +71,8 @@ pub struct Adapter {
     pub(crate) pre: InstancePre<CallState>,
     pub(crate) exports: ExportIndices,
     pub(crate) runtime: Arc<Runtime>,
+    pub(crate) compile_source: CompileSource,
+    pub(crate) load_time: Duration,
 }
 
 /// One instance, ready for a call: `init` has run.
@@ -112,6 +116,17 @@ impl Adapter {
     /// What the adapter can do, from its exports.
     pub fn capabilities(&self) -> &Capabilities {
         &self.capabilities
+    }
+
+    /// Whether the compiled code came from the artifact cache.
+    pub fn compile_source(&self) -> CompileSource {
+        self.compile_source
+    }
+
+    /// Time from the file's bytes to a probed adapter: compile or cache
+    /// load, linking, and the `init` probe.
+    pub fn load_time(&self) -> Duration {
+        self.load_time
     }
 
     /// Summary for `GET /v1/adapters`.

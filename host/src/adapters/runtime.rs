@@ -11,6 +11,7 @@ use wasmtime::{Engine, Store};
 
 use super::adapter::{Adapter, ExportIndices};
 use super::bindings::v0_1_0;
+use super::cache::{ArtifactCache, CompileSource};
 use super::convert::json_object_from_wit;
 use super::engine::{build_engine, deadline_ticks, start_epoch_ticker};
 use super::error::LoadError;
@@ -37,6 +38,7 @@ pub struct Runtime {
     linker: Linker<CallState>,
     pub(crate) containers: Option<ContainerHost>,
     pub(crate) limits: GuestLimits,
+    cache: Option<ArtifactCache>,
 }
 
 impl Runtime {
@@ -53,6 +55,29 @@ impl Runtime {
         limits: GuestLimits,
         containers: Option<ContainerHost>,
     ) -> anyhow::Result<Arc<Self>> {
+        Self::build(limits, containers, None)
+    }
+
+    /// As [`Runtime::new`], with compiled adapters cached in `cache_dir`
+    /// (created when missing). Only this host may write to that directory:
+    /// its artifacts are loaded as machine code.
+    ///
+    /// # Errors
+    ///
+    /// As [`Runtime::new`], and when `cache_dir` can not be created.
+    pub fn with_artifact_cache(
+        limits: GuestLimits,
+        containers: Option<ContainerHost>,
+        cache_dir: &Path,
+    ) -> anyhow::Result<Arc<Self>> {
+        Self::build(limits, containers, Some(cache_dir))
+    }
+
+    fn build(
+        limits: GuestLimits,
+        containers: Option<ContainerHost>,
+        cache_dir: Option<&Path>,
+    ) -> anyhow::Result<Arc<Self>> {
         let engine = build_engine(limits.memory_bytes)
             .map_err(|err| anyhow::anyhow!("failed to create the wasm engine: {err:#}"))?;
         start_epoch_ticker(engine.weak());
@@ -68,11 +93,22 @@ impl Runtime {
         })
         .map_err(|err| anyhow::anyhow!("failed to link envhost imports: {err:#}"))?;
 
+        let cache = match cache_dir {
+            Some(dir) => Some(ArtifactCache::open(dir, &engine).map_err(|err| {
+                anyhow::anyhow!(
+                    "failed to create the adapter cache directory `{}`: {err}",
+                    dir.display()
+                )
+            })?),
+            None => None,
+        };
+
         Ok(Arc::new(Self {
             engine,
             linker,
             containers,
             limits,
+            cache,
         }))
     }
 
@@ -119,15 +155,18 @@ impl Runtime {
             path: path.to_owned(),
             reason,
         })?;
-        let digest = format!("sha256:{:x}", Sha256::digest(&bytes));
+        let started = std::time::Instant::now();
+        let sha256 = format!("{:x}", Sha256::digest(&bytes));
+        let digest = format!("sha256:{sha256}");
 
         // Compiling takes tens of milliseconds for a small component and
         // seconds for a large one: keep it off the async runtime.
-        let engine = self.engine.clone();
-        let component = tokio::task::spawn_blocking(move || Component::new(&engine, &bytes))
-            .await
-            .map_err(|err| invalid(format!("compilation panicked: {err}")))?
-            .map_err(|err| invalid(format!("failed to compile: {err:#}")))?;
+        let runtime = Arc::clone(self);
+        let (component, compile_source) =
+            tokio::task::spawn_blocking(move || runtime.compile(&bytes, &sha256))
+                .await
+                .map_err(|err| invalid(format!("compilation panicked: {err}")))?
+                .map_err(|err| invalid(format!("failed to compile: {err:#}")))?;
 
         let wit_version = exported_wit_version(&self.engine, &component).map_err(invalid)?;
         let pre = self
@@ -149,6 +188,8 @@ impl Runtime {
             pre,
             exports,
             runtime: Arc::clone(self),
+            compile_source,
+            load_time: Duration::ZERO,
         };
 
         // Probe: a first instance must accept the options and describe itself.
@@ -163,7 +204,19 @@ impl Runtime {
             })?;
         adapter.version = info.version;
         adapter.capabilities.custom = custom;
+        adapter.load_time = started.elapsed();
         Ok(adapter)
+    }
+
+    /// Compiles a component, or loads it from the artifact cache. Blocks.
+    fn compile(&self, bytes: &[u8], sha256: &str) -> wasmtime::Result<(Component, CompileSource)> {
+        match &self.cache {
+            Some(cache) => cache.load_or_compile(&self.engine, bytes, sha256),
+            None => Ok((
+                Component::new(&self.engine, bytes)?,
+                CompileSource::Compiled,
+            )),
+        }
     }
 
     /// Creates a store for one call, with the deadline and memory limit set.
