@@ -17,7 +17,7 @@ mod runtime;
 mod store;
 mod watcher;
 
-pub use adapter::Adapter;
+pub use adapter::{Adapter, ProbeOutput};
 pub use cache::CompileSource;
 pub use convert::{AdapterState, ReservationState};
 pub use error::{CallError, LoadError, ProviderErrorKind};

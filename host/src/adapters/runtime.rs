@@ -6,11 +6,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
-use wasmtime::component::{Component, HasSelf, Linker};
+use wasmtime::component::{Component, Linker};
 use wasmtime::{Engine, Store};
 
 use super::adapter::{Adapter, ExportIndices};
-use super::bindings::v0_1_0;
+use super::bindings;
 use super::cache::{ArtifactCache, CompileSource};
 use super::convert::json_object_from_wit;
 use super::engine::{build_engine, deadline_ticks, start_epoch_ticker};
@@ -18,10 +18,10 @@ use super::error::LoadError;
 use super::store::CallState;
 use crate::container::ContainerHost;
 use crate::ids::AdapterName;
-use crate::model::{self, Capabilities};
+use crate::model;
 
 /// WIT package versions this host can load, newest first.
-pub const SUPPORTED_WIT_VERSIONS: &[&str] = &["0.1.0"];
+pub const SUPPORTED_WIT_VERSIONS: &[&str] = &["0.2.0", "0.1.0"];
 
 /// Limits applied to every adapter call.
 #[derive(Clone, Copy, Debug)]
@@ -88,10 +88,8 @@ impl Runtime {
         // here, and the store's WASI context grants nothing.
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)
             .map_err(|err| anyhow::anyhow!("failed to link WASI: {err:#}"))?;
-        v0_1_0::AdapterFull::add_to_linker::<CallState, HasSelf<CallState>>(&mut linker, |state| {
-            state
-        })
-        .map_err(|err| anyhow::anyhow!("failed to link envhost imports: {err:#}"))?;
+        bindings::add_to_linker(&mut linker)
+            .map_err(|err| anyhow::anyhow!("failed to link envhost imports: {err:#}"))?;
 
         let cache = match cache_dir {
             Some(dir) => Some(ArtifactCache::open(dir, &engine).map_err(|err| {
@@ -173,7 +171,7 @@ impl Runtime {
             .linker
             .instantiate_pre(&component)
             .map_err(|err| invalid(format!("imports what this host does not provide: {err:#}")))?;
-        let exports = ExportIndices::discover(&pre).map_err(invalid)?;
+        let exports = ExportIndices::discover(&pre, wit_version).map_err(invalid)?;
 
         let options_json = options.to_string();
         let mut adapter = Adapter {
@@ -193,7 +191,7 @@ impl Runtime {
         };
 
         // Probe: a first instance must accept the options and describe itself.
-        let info = adapter.probe().await.map_err(|err| LoadError::Init {
+        let info = adapter.describe().await.map_err(|err| LoadError::Init {
             adapter: name.clone(),
             reason: err.to_string(),
         })?;
@@ -302,18 +300,6 @@ fn exported_wit_version(engine: &Engine, component: &Component) -> Result<&'stat
                 SUPPORTED_WIT_VERSIONS.join(", ")
             )
         })
-}
-
-impl ExportIndices {
-    /// What the exports make the adapter capable of. Lease renewal is always
-    /// supported because the host keeps leases itself.
-    pub(crate) fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            supports_lease_renewal: true,
-            supports_two_phase: self.two_phase.is_some(),
-            ..Capabilities::default()
-        }
-    }
 }
 
 #[cfg(test)]
