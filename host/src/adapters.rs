@@ -7,6 +7,7 @@
 mod adapter;
 mod bindings;
 mod cache;
+mod check;
 mod convert;
 mod engine;
 mod error;
@@ -19,6 +20,7 @@ mod watcher;
 
 pub use adapter::{Adapter, ProbeOutput};
 pub use cache::CompileSource;
+pub use check::CheckReport;
 pub use convert::{AdapterState, ReservationState};
 pub use error::{CallError, LoadError, ProviderErrorKind};
 pub use registry::{LoadOutcome, Registry};

@@ -35,7 +35,7 @@ pub struct GuestLimits {
 /// Engine, linker and host services shared by all loaded adapters.
 pub struct Runtime {
     pub(crate) engine: Engine,
-    linker: Linker<CallState>,
+    pub(crate) linker: Linker<CallState>,
     pub(crate) containers: Option<ContainerHost>,
     pub(crate) limits: GuestLimits,
     cache: Option<ArtifactCache>,
@@ -245,7 +245,7 @@ pub fn adapter_name_for(path: &Path) -> Result<AdapterName, LoadError> {
 
 /// Checks the 8-byte preamble, so that a core module or a stray file gets a
 /// plain answer instead of a parser error.
-fn check_component_header(bytes: &[u8]) -> Result<(), String> {
+pub(crate) fn check_component_header(bytes: &[u8]) -> Result<(), String> {
     if bytes.len() < 8 || &bytes[..4] != b"\0asm" {
         return Err(format!(
             "not a WebAssembly file ({} bytes, no `\\0asm` header); \
@@ -271,7 +271,10 @@ fn check_component_header(bytes: &[u8]) -> Result<(), String> {
 
 /// Reads which `envhost:provider` version the component's `provider` export
 /// targets.
-fn exported_wit_version(engine: &Engine, component: &Component) -> Result<&'static str, String> {
+pub(crate) fn exported_wit_version(
+    engine: &Engine,
+    component: &Component,
+) -> Result<&'static str, String> {
     let prefix = "envhost:provider/provider@";
     let exported: Vec<String> = component
         .component_type()
