@@ -72,10 +72,10 @@ pub async fn serve(config_path: &Path) -> anyhow::Result<()> {
     let registry = Registry::load_dir(&runtime, dir, &options)
         .await
         .with_context(|| format!("failed to read adapters directory `{}`", dir.display()))?;
-    if let Some(default) = &config.adapters.default {
-        if registry.get(default).is_none() {
-            tracing::warn!(adapter = %default, dir = %dir.display(), "the default adapter is not loaded");
-        }
+    if let Some(default) = &config.adapters.default
+        && registry.get(default).is_none()
+    {
+        tracing::warn!(adapter = %default, dir = %dir.display(), "the default adapter is not loaded");
     }
     let loaded = registry.summaries().len();
     let registry = Arc::new(registry);

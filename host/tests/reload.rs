@@ -140,7 +140,7 @@ fn last_error(registry: &Registry, adapter: &str) -> Option<String> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn replacing_the_file_under_load_fails_no_call() {
+async fn replace_under_load_fails_nothing() {
     let original = testing_adapter();
     let watched = watch(&[("testing.wasm", original.clone())]).await;
     let registry = Arc::clone(&watched.registry);
@@ -197,8 +197,8 @@ async fn replacing_the_file_under_load_fails_no_call() {
     assert_eq!(loaded_digest(&registry, "testing"), Some(digest(&last)));
 }
 
-/// A component that passes the export check but imports an interface no
-/// host provides.
+/// Builds a component that passes the export check but imports an interface
+/// that no host provides.
 fn component_with_unknown_import() -> Vec<u8> {
     wat::parse_str(
         r#"(component
@@ -211,7 +211,7 @@ fn component_with_unknown_import() -> Vec<u8> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn bad_files_are_rejected_and_the_previous_version_serves() {
+async fn bad_files_keep_previous_version() {
     let original = testing_adapter();
     let watched = watch(&[("testing.wasm", original.clone())]).await;
     let registry = &watched.registry;
@@ -271,7 +271,7 @@ async fn bad_files_are_rejected_and_the_previous_version_serves() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn delete_rename_and_readd_follow_the_directory() {
+async fn delete_rename_readd_follow_directory() {
     let original = testing_adapter();
     let watched = watch(&[("testing.wasm", original.clone())]).await;
     let registry = &watched.registry;
@@ -300,7 +300,7 @@ async fn delete_rename_and_readd_follow_the_directory() {
 }
 
 #[tokio::test]
-async fn wit_0_1_0_adapter_loads_beside_0_2_0() {
+async fn old_wit_loads_beside_new() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("testing.wasm"), testing_adapter()).unwrap();
     std::fs::write(dir.path().join("docker.wasm"), docker_adapter()).unwrap();
@@ -333,7 +333,7 @@ async fn wit_0_1_0_adapter_loads_beside_0_2_0() {
 }
 
 #[tokio::test]
-async fn call_without_the_export_is_unsupported_naming_it() {
+async fn missing_export_is_unsupported() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("testing.wasm");
     std::fs::write(&path, testing_adapter()).unwrap();
@@ -350,7 +350,7 @@ async fn call_without_the_export_is_unsupported_naming_it() {
 }
 
 #[tokio::test]
-async fn second_load_of_an_unchanged_file_hits_the_cache() {
+async fn second_load_hits_cache() {
     let adapters = tempfile::tempdir().unwrap();
     let cache = tempfile::tempdir().unwrap();
     let path = adapters.path().join("docker.wasm");

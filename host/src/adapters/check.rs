@@ -52,7 +52,7 @@ const ENVHOST_IMPORTS: &[&str] = &[
     "envhost:provider/log@0.2.0",
 ];
 
-/// What `envhost check` found out about a file.
+/// Findings of `envhost check` about one adapter file.
 #[derive(Clone, Debug, Default)]
 pub struct CheckReport {
     /// `sha256:` and the hex digest of the file.
@@ -65,7 +65,7 @@ pub struct CheckReport {
     pub capabilities: Option<Capabilities>,
     /// Imports that no interface of the host provides, by name.
     pub unsatisfied_imports: Vec<String>,
-    /// Why the file would not load; `None` when it would.
+    /// Reason the file would not load; `None` when it would load.
     pub problem: Option<String>,
 }
 
