@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Builds what the demo and the end-to-end tests run: the Docker adapter component
-# (release, wasm32-wasip2), installed as target/adapters/docker.wasm, and the host
-# binary (release). Honours CARGO_TARGET_DIR.
+# Builds what the demo and the tests run: the Docker adapter component (release,
+# wasm32-wasip2), installed as target/adapters/docker.wasm, the testing adapter
+# (guests/testing, WIT 0.1.0), which the host's reload tests load from the build
+# folder, and the host binary (release). Honours CARGO_TARGET_DIR.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -23,6 +24,10 @@ step "Building the Docker adapter component (profile guest, $WASM_TARGET)"
 cargo build --profile guest --target "$WASM_TARGET" -p envhost-docker-adapter ||
     die "building the Docker adapter (guests/docker) failed"
 [ -f "$ADAPTER_BUILT" ] || die "the adapter build succeeded but $ADAPTER_BUILT is missing"
+
+step "Building the testing adapter component (WIT 0.1.0, test fixture)"
+cargo build --profile guest --target "$WASM_TARGET" -p envhost-testing-adapter ||
+    die "building the testing adapter (guests/testing) failed"
 
 step "Installing the adapter as $ADAPTERS_DIR/docker.wasm"
 mkdir -p "$ADAPTERS_DIR"

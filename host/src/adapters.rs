@@ -6,6 +6,8 @@
 
 mod adapter;
 mod bindings;
+mod cache;
+mod check;
 mod convert;
 mod engine;
 mod error;
@@ -14,9 +16,13 @@ mod output;
 mod registry;
 mod runtime;
 mod store;
+mod watcher;
 
-pub use adapter::Adapter;
+pub use adapter::{Adapter, ProbeOutput};
+pub use cache::CompileSource;
+pub use check::CheckReport;
 pub use convert::{AdapterState, ReservationState};
 pub use error::{CallError, LoadError, ProviderErrorKind};
-pub use registry::Registry;
+pub use registry::{LoadOutcome, Registry};
 pub use runtime::{GuestLimits, Runtime, SUPPORTED_WIT_VERSIONS, adapter_name_for};
+pub use watcher::{AdapterWatcher, WatchError};

@@ -11,7 +11,10 @@
 //! | `POST /v1/reservations` | 201, descriptor |
 //! | `POST /v1/environments/{id}/start` | 200, descriptor |
 //! | `PUT /v1/environments/{id}/lease` (body `{ttlMs}`) | 200, lease |
+//! | `GET /v1/environments/{id}/logs?tail=N` | 200, `{environmentId, lines}` |
+//! | `POST /v1/environments/{id}/probe` | 200, `{environmentId, exitCode, output, truncated}` |
 //! | `GET /v1/adapters`, `GET /v1/adapters/{name}` | 200, adapter summaries |
+//! | `GET /v1/adapters/{name}/capabilities` | 200, capabilities |
 //! | `GET /healthz` | 200, `{"status":"ok"}`, never needs a token |
 
 mod auth;
@@ -55,9 +58,15 @@ pub fn router(service: Arc<dyn Environments>, options: ApiOptions) -> Router {
         )
         .route("/v1/environments/{id}/start", post(routes::start))
         .route("/v1/environments/{id}/lease", put(routes::renew))
+        .route("/v1/environments/{id}/logs", get(routes::logs))
+        .route("/v1/environments/{id}/probe", post(routes::probe))
         .route("/v1/reservations", post(routes::reserve))
         .route("/v1/adapters", get(routes::adapters))
         .route("/v1/adapters/{name}", get(routes::adapter))
+        .route(
+            "/v1/adapters/{name}/capabilities",
+            get(routes::capabilities),
+        )
         .route("/healthz", get(routes::healthz))
         .fallback(routes::unknown_route)
         .method_not_allowed_fallback(routes::method_not_allowed)

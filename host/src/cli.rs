@@ -1,6 +1,7 @@
 //! The `envhost` command line: `serve` runs the host, the other subcommands
 //! are clients of its HTTP API.
 
+mod check;
 mod client;
 mod output;
 mod parse;
@@ -11,8 +12,10 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use reqwest::{Method, StatusCode, Url};
 
+pub use check::check;
 pub use client::CliError;
 
+use crate::environments::{EnvironmentLogs, ProbeRequest, ProbeResult};
 use crate::ids::EnvironmentId;
 use crate::model::{AdapterSummary, CreateRequest, Descriptor, Resources, Status};
 use client::{ApiClient, decode};
@@ -76,6 +79,16 @@ pub enum Command {
         #[arg(long, value_name = "FILE")]
         config: PathBuf,
     },
+    /// Validate an adapter file offline, without a host or Docker: print its
+    /// WIT version, capabilities and any imports the host would not
+    /// provide. Exits non-zero with the reason when it would not load.
+    Check {
+        /// Adapter component (`.wasm`).
+        file: PathBuf,
+        /// Options passed to the adapter's `init`, as a JSON object.
+        #[arg(long, value_name = "JSON", default_value = "{}", value_parser = parse_json_object)]
+        options: serde_json::Value,
+    },
     #[command(flatten)]
     Client(ClientCommand),
 }
@@ -123,6 +136,29 @@ pub enum EnvCommand {
         /// New lease length, counted from now, such as `30m` or `2h`.
         #[arg(long, value_name = "DURATION", value_parser = parse_ttl_ms)]
         ttl: u64,
+    },
+    /// Print the last lines of an environment's output.
+    Logs {
+        /// Environment id.
+        #[arg(value_parser = parse_environment_id)]
+        id: EnvironmentId,
+        /// Number of lines.
+        #[arg(long, value_name = "N", default_value_t = 100)]
+        tail: u32,
+    },
+    /// Run a check command inside an environment and print its output;
+    /// exits with the command's exit code (1 when it does not fit).
+    Probe {
+        /// Environment id.
+        #[arg(value_parser = parse_environment_id)]
+        id: EnvironmentId,
+        /// Deadline of the command, such as `5s`; the host's default (10 s)
+        /// when absent.
+        #[arg(long, value_name = "DURATION", value_parser = parse_timeout_ms)]
+        timeout: Option<u64>,
+        /// Program and arguments, after `--`; no shell.
+        #[arg(last = true, required = true, value_name = "COMMAND")]
+        command: Vec<String>,
     },
 }
 
@@ -195,6 +231,23 @@ fn parse_environment_id(input: &str) -> Result<EnvironmentId, String> {
     EnvironmentId::parse(input).map_err(|err| err.to_string())
 }
 
+fn parse_timeout_ms(input: &str) -> Result<u64, String> {
+    let duration = humantime::parse_duration(input)
+        .map_err(|err| format!("invalid timeout `{input}`: {err} (expected e.g. `5s`)"))?;
+    match u64::try_from(duration.as_millis()) {
+        Ok(ms) if ms >= 1 => Ok(ms),
+        _ => Err(format!("invalid timeout `{input}`: expected 1ms or more")),
+    }
+}
+
+fn parse_json_object(input: &str) -> Result<serde_json::Value, String> {
+    match serde_json::from_str(input) {
+        Ok(value @ serde_json::Value::Object(_)) => Ok(value),
+        Ok(_) => Err(format!("invalid options `{input}`: expected a JSON object")),
+        Err(err) => Err(format!("invalid options `{input}`: {err}")),
+    }
+}
+
 fn parse_status(input: &str) -> Result<Status, String> {
     input
         .parse()
@@ -202,18 +255,37 @@ fn parse_status(input: &str) -> Result<Status, String> {
 }
 
 /// Runs a client subcommand against the API and prints its result on stdout.
+/// Returns the process exit code: 0, or the probed command's exit code for
+/// `env probe`.
 ///
 /// # Errors
 ///
 /// Fails when the token file can not be read, the host is not reachable, or
 /// the API returns an error. An API error carries the problem's detail and
 /// code.
-pub async fn run(options: ClientOptions, command: ClientCommand) -> Result<(), CliError> {
+pub async fn run(options: ClientOptions, command: ClientCommand) -> Result<u8, CliError> {
+    if let ClientCommand::Env(EnvCommand::Probe {
+        id,
+        timeout,
+        command,
+    }) = &command
+    {
+        let client = client_for(&options)?;
+        return probe(&client, &options, id, *timeout, command.clone()).await;
+    }
+    run_command(options, command).await.map(|()| 0)
+}
+
+fn client_for(options: &ClientOptions) -> Result<ApiClient, CliError> {
     let token = match &options.token_file {
         Some(path) => Some(read_token(path)?),
         None => None,
     };
-    let client = ApiClient::new(options.api.clone(), token)?;
+    ApiClient::new(options.api.clone(), token)
+}
+
+async fn run_command(options: ClientOptions, command: ClientCommand) -> Result<(), CliError> {
+    let client = client_for(&options)?;
 
     match command {
         ClientCommand::Env(EnvCommand::Create(args)) => create(&client, &options, args).await,
@@ -225,8 +297,68 @@ pub async fn run(options: ClientOptions, command: ClientCommand) -> Result<(), C
         ClientCommand::Env(EnvCommand::Renew { id, ttl }) => {
             renew(&client, &options, &id, ttl).await
         }
+        ClientCommand::Env(EnvCommand::Logs { id, tail }) => {
+            logs(&client, &options, &id, tail).await
+        }
+        ClientCommand::Env(EnvCommand::Probe { .. }) => {
+            unreachable!("`run` handles probes, which return an exit code")
+        }
         ClientCommand::Adapters { name } => adapters(&client, &options, name.as_deref()).await,
     }
+}
+
+async fn logs(
+    client: &ApiClient,
+    options: &ClientOptions,
+    id: &EnvironmentId,
+    tail: u32,
+) -> Result<(), CliError> {
+    let mut url = client.url(&["v1", "environments", id.as_str(), "logs"]);
+    url.query_pairs_mut().append_pair("tail", &tail.to_string());
+    let response = client.send::<()>(Method::GET, url.clone(), None).await?;
+    if options.json {
+        println!("{}", response.body);
+        return Ok(());
+    }
+    let logs: EnvironmentLogs = decode(&url, &response)?;
+    for line in logs.lines {
+        println!("{line}");
+    }
+    Ok(())
+}
+
+async fn probe(
+    client: &ApiClient,
+    options: &ClientOptions,
+    id: &EnvironmentId,
+    timeout_ms: Option<u64>,
+    command: Vec<String>,
+) -> Result<u8, CliError> {
+    let timeout_ms = timeout_ms
+        .map(|ms| {
+            u32::try_from(ms).map_err(|_| {
+                CliError::InvalidArgument(format!("invalid --timeout: {ms} ms is too long"))
+            })
+        })
+        .transpose()?;
+    let request = ProbeRequest {
+        command,
+        timeout_ms,
+    };
+    let url = client.url(&["v1", "environments", id.as_str(), "probe"]);
+    let response = client
+        .send(Method::POST, url.clone(), Some(&request))
+        .await?;
+    let result: ProbeResult = decode(&url, &response)?;
+    if options.json {
+        println!("{}", response.body);
+    } else {
+        print!("{}", result.output);
+        if result.truncated {
+            eprintln!("(output truncated by the host)");
+        }
+    }
+    Ok(u8::try_from(result.exit_code).unwrap_or(1))
 }
 
 fn read_token(path: &std::path::Path) -> Result<String, CliError> {
@@ -536,6 +668,43 @@ mod tests {
         let cli = Cli::try_parse_from(["envhost", "adapters"]).unwrap();
 
         assert_eq!(cli.client.api.as_str(), "http://127.0.0.1:8480/");
+    }
+
+    #[test]
+    fn probe_takes_the_command_after_dashes() {
+        let cli = Cli::try_parse_from([
+            "envhost",
+            "env",
+            "probe",
+            "env-1",
+            "--timeout",
+            "5s",
+            "--",
+            "cat",
+            "/etc/hostname",
+        ])
+        .unwrap();
+        let Command::Client(ClientCommand::Env(EnvCommand::Probe {
+            id,
+            timeout,
+            command,
+        })) = cli.command
+        else {
+            panic!("parsed as {:?}", cli.command);
+        };
+
+        assert_eq!(id.as_str(), "env-1");
+        assert_eq!(timeout, Some(5_000));
+        assert_eq!(command, ["cat", "/etc/hostname"]);
+    }
+
+    #[test]
+    fn check_rejects_options_that_are_not_an_object() {
+        let err =
+            Cli::try_parse_from(["envhost", "check", "a.wasm", "--options", "[1]"]).unwrap_err();
+
+        assert_eq!(err.exit_code(), 2);
+        assert!(err.to_string().contains("JSON object"), "{err}");
     }
 
     #[test]

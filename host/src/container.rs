@@ -11,6 +11,7 @@
 
 mod convert;
 mod error;
+mod exec;
 mod policy;
 mod request;
 mod spec;
@@ -30,6 +31,7 @@ use futures_util::StreamExt;
 use tracing::{Span, debug, info, instrument, warn};
 
 pub use error::ContainerError;
+pub use exec::{ExecOutput, MAX_EXEC_OUTPUT_BYTES, MAX_LOG_LINE_BYTES};
 pub use policy::Policy;
 /// A container labelled with this host's id, as start-up recovery sees it.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -10,6 +10,7 @@ pub use error::ServiceError;
 pub use service::{EnvironmentService, LEASE_EXPIRED, RecoveryReport, ServiceSettings};
 
 use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
 
 use crate::ids::EnvironmentId;
 use crate::model::{
@@ -95,4 +96,61 @@ pub trait Environments: Send + Sync + 'static {
 
     /// Lists the adapters in the adapters directory, loaded or failed.
     fn adapters(&self) -> Vec<AdapterSummary>;
+
+    /// Returns the last `tail` lines of a live environment's output.
+    ///
+    /// # Errors
+    ///
+    /// `NotFound` for an unknown id or a removed adapter, `Conflict` for an
+    /// environment that has ended, `NotImplemented` when the adapter does
+    /// not export `logs`, and whatever the adapter returns.
+    async fn logs(&self, id: &EnvironmentId, tail: u32) -> Result<EnvironmentLogs, ServiceError>;
+
+    /// Runs a check command inside a live environment.
+    ///
+    /// # Errors
+    ///
+    /// As [`Environments::logs`], with `exec-probe` as the capability, and
+    /// `InvalidRequest` for an empty command or a timeout out of range.
+    async fn probe(
+        &self,
+        id: &EnvironmentId,
+        request: ProbeRequest,
+    ) -> Result<ProbeResult, ServiceError>;
+}
+
+/// Body of `GET /v1/environments/{id}/logs`.
+// NOTE: these three types belong with the contract types in `model`; they
+// live here until that module takes them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EnvironmentLogs {
+    pub environment_id: EnvironmentId,
+    /// Last lines of output, oldest first, without newlines.
+    pub lines: Vec<String>,
+}
+
+/// Body of `POST /v1/environments/{id}/probe`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ProbeRequest {
+    /// Program and arguments, run without a shell.
+    pub command: Vec<String>,
+    /// Deadline of the command in milliseconds; 10 s when absent, at most
+    /// 5 minutes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_ms: Option<u32>,
+}
+
+/// Response of `POST /v1/environments/{id}/probe`. A non-zero exit code is a
+/// result, not an error.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProbeResult {
+    pub environment_id: EnvironmentId,
+    pub exit_code: i64,
+    /// Standard output and standard error, interleaved.
+    pub output: String,
+    /// Whether the output was cut at the host's cap.
+    pub truncated: bool,
 }

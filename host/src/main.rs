@@ -25,8 +25,9 @@ async fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+        Command::Check { file, options } => cli::check(&file, &options).await,
         Command::Client(command) => match cli::run(cli.client, command).await {
-            Ok(()) => ExitCode::SUCCESS,
+            Ok(code) => ExitCode::from(code),
             Err(err) => {
                 eprintln!("error: {err}");
                 ExitCode::FAILURE

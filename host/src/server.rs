@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 
-use crate::adapters::{GuestLimits, Registry, Runtime};
+use crate::adapters::{AdapterWatcher, GuestLimits, Registry, Runtime};
 use crate::api::{self, ApiOptions};
 use crate::config::Config;
 use crate::container::{ContainerHost, Policy};
@@ -65,7 +65,8 @@ pub async fn serve(config_path: &Path) -> anyhow::Result<()> {
         memory_bytes: config.limits.guest_memory_bytes,
         call_timeout: config.limits.call_timeout,
     };
-    let runtime = Runtime::new(limits, Some(containers.clone()))?;
+    let runtime =
+        Runtime::with_artifact_cache(limits, Some(containers.clone()), &config.adapters.cache_dir)?;
     let options: BTreeMap<String, serde_json::Value> = config
         .adapters
         .adapters
@@ -87,6 +88,18 @@ pub async fn serve(config_path: &Path) -> anyhow::Result<()> {
         tracing::warn!(adapter = %default, dir = %dir.display(), "the default adapter is not loaded");
     }
     let loaded = registry.summaries().len();
+    let registry = Arc::new(registry);
+    // Kept alive until the server stops; dropping it stops the watching.
+    let _watcher = if config.adapters.reload {
+        let watcher =
+            AdapterWatcher::start(Arc::clone(&runtime), Arc::clone(&registry), dir, options)
+                .context(
+                    "failed to start hot reload (set `adapters.reload = false` to run without it)",
+                )?;
+        Some(watcher)
+    } else {
+        None
+    };
 
     let settings = ServiceSettings {
         default_adapter: config.adapters.default.clone(),
@@ -97,7 +110,7 @@ pub async fn serve(config_path: &Path) -> anyhow::Result<()> {
     let schedule = Arc::new(LeaseSchedule::new());
     let service = Arc::new(EnvironmentService::new(
         store,
-        Arc::new(registry),
+        registry,
         containers,
         settings,
         Arc::clone(&schedule),

@@ -13,9 +13,19 @@ mod bindings {
     #![allow(unreachable_pub, missing_docs)]
 
     wit_bindgen::generate!({
-        path: "../../wit/v0.1.0",
-        world: "adapter-two-phase",
+        path: "../../wit/v0.2.0",
+        inline: "
+            package envhost:docker-adapter;
+
+            world docker {
+                include envhost:provider/adapter-two-phase@0.2.0;
+                export envhost:provider/logs@0.2.0;
+                export envhost:provider/exec-probe@0.2.0;
+            }
+        ",
+        world: "envhost:docker-adapter/docker",
         additional_derives: [PartialEq],
+        generate_all,
     });
 }
 
@@ -34,7 +44,7 @@ use bindings::envhost::provider::types::{
     AdapterInfo, CreateRequest, EnvironmentState, ProviderError, Reservation, ReserveRequest,
     Resources, StartRequest, Status,
 };
-use bindings::exports::envhost::provider::{provider, two_phase};
+use bindings::exports::envhost::provider::{exec_probe, logs, provider, two_phase};
 use options::{Options, invalid};
 use spec::{Overrides, Workload};
 
@@ -207,6 +217,27 @@ impl two_phase::Guest for DockerAdapter {
             &workload,
             data.network.as_deref(),
         )
+    }
+}
+
+impl logs::Guest for DockerAdapter {
+    fn logs(environment_id: String, tail: u32) -> Result<Vec<String>, ProviderError> {
+        container::logs(&container_name(&environment_id), tail)
+    }
+}
+
+impl exec_probe::Guest for DockerAdapter {
+    fn probe(
+        environment_id: String,
+        command: Vec<String>,
+        timeout_ms: u32,
+    ) -> Result<exec_probe::ProbeResult, ProviderError> {
+        let output = container::exec(&container_name(&environment_id), &command, timeout_ms)?;
+        Ok(exec_probe::ProbeResult {
+            exit_code: output.exit_code,
+            output: output.output,
+            truncated: output.truncated,
+        })
     }
 }
 

@@ -5,14 +5,16 @@
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use tracing::Instrument;
 use wasmtime::Store;
 use wasmtime::component::{Instance, InstancePre};
 
-use super::bindings::v0_1_0::envhost::provider::types as wit;
-use super::bindings::v0_1_0::exports::envhost::provider::{lease_hooks, provider, two_phase};
+use super::bindings::v0_2_0::envhost::provider::types as wit;
+use super::bindings::{v0_1_0, v0_2_0};
+use super::cache::CompileSource;
 use super::convert::{
     AdapterState, ReservationState, create_request_to_wit, error_from_wit, reserve_request_to_wit,
     start_request_to_wit, state_from_wit, status_from_wit, status_to_wit,
@@ -23,48 +25,158 @@ use super::store::CallState;
 use crate::ids::{AdapterName, EnvironmentId};
 use crate::model::{self, Capabilities};
 
+use v0_1_0::exports::envhost::provider as exports_v0_1_0;
+use v0_2_0::exports::envhost::provider as exports_v0_2_0;
+
+/// Runs `$body` with `$guest` bound to the guest of whichever WIT version the
+/// adapter targets. The versions share their request and result types, so
+/// one body serves both.
+macro_rules! per_version {
+    ($value:expr, $enum:ident, |$guest:ident| $body:expr) => {
+        match $value {
+            $enum::V0_1($guest) => $body,
+            $enum::V0_2($guest) => $body,
+        }
+    };
+}
+
+/// Indices of the `provider` export, per WIT version.
+enum ProviderIndices {
+    V0_1(exports_v0_1_0::provider::GuestIndices),
+    V0_2(exports_v0_2_0::provider::GuestIndices),
+}
+
+/// The `provider` export of one instance.
+#[derive(Clone)]
+enum ProviderGuest {
+    V0_1(exports_v0_1_0::provider::Guest),
+    V0_2(exports_v0_2_0::provider::Guest),
+}
+
+/// Indices of the `two-phase` export, per WIT version.
+enum TwoPhaseIndices {
+    V0_1(exports_v0_1_0::two_phase::GuestIndices),
+    V0_2(exports_v0_2_0::two_phase::GuestIndices),
+}
+
+/// The `two-phase` export of one instance.
+enum TwoPhaseGuest {
+    V0_1(exports_v0_1_0::two_phase::Guest),
+    V0_2(exports_v0_2_0::two_phase::Guest),
+}
+
+/// Indices of the `lease-hooks` export, per WIT version.
+enum LeaseHooksIndices {
+    V0_1(exports_v0_1_0::lease_hooks::GuestIndices),
+    V0_2(exports_v0_2_0::lease_hooks::GuestIndices),
+}
+
+/// The `lease-hooks` export of one instance.
+enum LeaseHooksGuest {
+    V0_1(exports_v0_1_0::lease_hooks::Guest),
+    V0_2(exports_v0_2_0::lease_hooks::Guest),
+}
+
 /// Export indices looked up once at load time; their presence decides the
 /// adapter's capabilities.
 pub(crate) struct ExportIndices {
-    provider: provider::GuestIndices,
-    pub(crate) two_phase: Option<two_phase::GuestIndices>,
-    pub(crate) lease_hooks: Option<lease_hooks::GuestIndices>,
+    provider: ProviderIndices,
+    two_phase: Option<TwoPhaseIndices>,
+    lease_hooks: Option<LeaseHooksIndices>,
+    /// `logs`, new in 0.2.0.
+    logs: Option<exports_v0_2_0::logs::GuestIndices>,
+    /// `exec-probe`, new in 0.2.0.
+    exec_probe: Option<exports_v0_2_0::exec_probe::GuestIndices>,
+}
+
+/// Looks up an optional export: `None` when the component does not export
+/// the interface, an error when it does but with the wrong shape, which is
+/// a broken adapter and not a silent downgrade.
+fn optional_export<I>(
+    pre: &InstancePre<CallState>,
+    interface: &str,
+    wit_version: &str,
+    indices: impl FnOnce(&InstancePre<CallState>) -> wasmtime::Result<I>,
+) -> Result<Option<I>, String> {
+    let name = format!("envhost:provider/{interface}@{wit_version}");
+    if pre.component().get_export_index(None, &name).is_none() {
+        return Ok(None);
+    }
+    indices(pre)
+        .map(Some)
+        .map_err(|err| format!("invalid `{interface}` export: {err:#}"))
 }
 
 impl ExportIndices {
-    /// Looks up the required `provider` export and the optional ones.
-    pub(crate) fn discover(pre: &InstancePre<CallState>) -> Result<Self, String> {
-        let provider = provider::GuestIndices::new(pre)
-            .map_err(|err| format!("invalid `provider` export: {err:#}"))?;
-        // An optional interface that is absent is fine; one that is present
-        // but has the wrong shape is an error, not a silent downgrade.
-        let exports = |name: &str| {
-            pre.component()
-                .get_export_index(None, format!("envhost:provider/{name}@0.1.0"))
-                .is_some()
-        };
-        let two_phase = if exports("two-phase") {
-            Some(
-                two_phase::GuestIndices::new(pre)
-                    .map_err(|err| format!("invalid `two-phase` export: {err:#}"))?,
-            )
-        } else {
-            None
-        };
-        let lease_hooks = if exports("lease-hooks") {
-            Some(
-                lease_hooks::GuestIndices::new(pre)
-                    .map_err(|err| format!("invalid `lease-hooks` export: {err:#}"))?,
-            )
-        } else {
-            None
-        };
-        Ok(Self {
-            provider,
-            two_phase,
-            lease_hooks,
-        })
+    /// Looks up the required `provider` export and the optional ones of the
+    /// component's WIT version.
+    pub(crate) fn discover(
+        pre: &InstancePre<CallState>,
+        wit_version: &'static str,
+    ) -> Result<Self, String> {
+        let invalid_provider = |err: wasmtime::Error| format!("invalid `provider` export: {err:#}");
+        match wit_version {
+            "0.1.0" => Ok(Self {
+                provider: ProviderIndices::V0_1(
+                    exports_v0_1_0::provider::GuestIndices::new(pre).map_err(invalid_provider)?,
+                ),
+                two_phase: optional_export(pre, "two-phase", wit_version, |pre| {
+                    exports_v0_1_0::two_phase::GuestIndices::new(pre)
+                })?
+                .map(TwoPhaseIndices::V0_1),
+                lease_hooks: optional_export(pre, "lease-hooks", wit_version, |pre| {
+                    exports_v0_1_0::lease_hooks::GuestIndices::new(pre)
+                })?
+                .map(LeaseHooksIndices::V0_1),
+                logs: None,
+                exec_probe: None,
+            }),
+            "0.2.0" => Ok(Self {
+                provider: ProviderIndices::V0_2(
+                    exports_v0_2_0::provider::GuestIndices::new(pre).map_err(invalid_provider)?,
+                ),
+                two_phase: optional_export(pre, "two-phase", wit_version, |pre| {
+                    exports_v0_2_0::two_phase::GuestIndices::new(pre)
+                })?
+                .map(TwoPhaseIndices::V0_2),
+                lease_hooks: optional_export(pre, "lease-hooks", wit_version, |pre| {
+                    exports_v0_2_0::lease_hooks::GuestIndices::new(pre)
+                })?
+                .map(LeaseHooksIndices::V0_2),
+                logs: optional_export(pre, "logs", wit_version, |pre| {
+                    exports_v0_2_0::logs::GuestIndices::new(pre)
+                })?,
+                exec_probe: optional_export(pre, "exec-probe", wit_version, |pre| {
+                    exports_v0_2_0::exec_probe::GuestIndices::new(pre)
+                })?,
+            }),
+            other => Err(format!("no bindings for WIT version `{other}`")),
+        }
     }
+
+    /// Returns the capabilities the exports give the adapter. Lease renewal is
+    /// always supported because the host keeps leases itself.
+    pub(crate) fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            supports_lease_renewal: true,
+            supports_lease_hooks: self.lease_hooks.is_some(),
+            supports_two_phase: self.two_phase.is_some(),
+            supports_logs: self.logs.is_some(),
+            supports_exec_probe: self.exec_probe.is_some(),
+            ..Capabilities::default()
+        }
+    }
+}
+
+/// Output of an adapter's `exec-probe`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProbeOutput {
+    /// Exit code of the command.
+    pub exit_code: i64,
+    /// What the command printed, stdout and stderr interleaved.
+    pub output: String,
+    /// Whether the host cut the output.
+    pub truncated: bool,
 }
 
 /// An adapter component, compiled, linked and initialized once.
@@ -80,13 +192,15 @@ pub struct Adapter {
     pub(crate) pre: InstancePre<CallState>,
     pub(crate) exports: ExportIndices,
     pub(crate) runtime: Arc<Runtime>,
+    pub(crate) compile_source: CompileSource,
+    pub(crate) load_time: Duration,
 }
 
 /// One instance, ready for a call: `init` has run.
 struct Call {
     store: Store<CallState>,
     instance: Instance,
-    provider: provider::Guest,
+    provider: ProviderGuest,
 }
 
 impl Adapter {
@@ -120,9 +234,20 @@ impl Adapter {
         &self.version
     }
 
-    /// Returns the adapter's capabilities, discovered from its exports.
+    /// What the adapter can do, from its exports.
     pub fn capabilities(&self) -> &Capabilities {
         &self.capabilities
+    }
+
+    /// Whether the compiled code came from the artifact cache.
+    pub fn compile_source(&self) -> CompileSource {
+        self.compile_source
+    }
+
+    /// Time from the file's bytes to a probed adapter: compile or cache
+    /// load, linking, and the `init` probe.
+    pub fn load_time(&self) -> Duration {
+        self.load_time
     }
 
     /// Summary for `GET /v1/adapters`.
@@ -156,12 +281,13 @@ impl Adapter {
         let request = create_request_to_wit(request, ttl_ms, workspace);
         let mut call = self.prepare(FUNCTION, Some(id)).await?;
         let guest = call.provider.clone();
-        let outcome = self
-            .timed(
+        let outcome = per_version!(guest, ProviderGuest, |guest| {
+            self.timed(
                 FUNCTION,
                 guest.call_create(&mut call.store, id.as_str(), &request),
             )
-            .await;
+            .await
+        });
         let result = self.finish(&mut call, FUNCTION, outcome)?;
         self.environment_state(FUNCTION, result)
     }
@@ -176,12 +302,13 @@ impl Adapter {
         const FUNCTION: &str = "get-status";
         let mut call = self.prepare(FUNCTION, Some(id)).await?;
         let guest = call.provider.clone();
-        let outcome = self
-            .timed(
+        let outcome = per_version!(guest, ProviderGuest, |guest| {
+            self.timed(
                 FUNCTION,
                 guest.call_get_status(&mut call.store, id.as_str()),
             )
-            .await;
+            .await
+        });
         let result = self.finish(&mut call, FUNCTION, outcome)?;
         self.environment_state(FUNCTION, result)
     }
@@ -195,12 +322,13 @@ impl Adapter {
         const FUNCTION: &str = "destroy";
         let mut call = self.prepare(FUNCTION, Some(id)).await?;
         let guest = call.provider.clone();
-        let outcome = self
-            .timed(
+        let outcome = per_version!(guest, ProviderGuest, |guest| {
+            self.timed(
                 FUNCTION,
                 guest.call_destroy(&mut call.store, id.as_str(), reason),
             )
-            .await;
+            .await
+        });
         let result = self.finish(&mut call, FUNCTION, outcome)?;
         result.map_err(|err| self.provider_error(FUNCTION, err))
     }
@@ -221,15 +349,14 @@ impl Adapter {
         let indices = self.two_phase_indices()?;
         let request = reserve_request_to_wit(request, ttl_ms);
         let mut call = self.prepare(FUNCTION, Some(id)).await?;
-        let guest = indices
-            .load(&mut call.store, &call.instance)
-            .map_err(|err| self.trap(FUNCTION, err, String::new()))?;
-        let outcome = self
-            .timed(
+        let guest = self.load_two_phase(indices, &mut call, FUNCTION)?;
+        let outcome = per_version!(guest, TwoPhaseGuest, |guest| {
+            self.timed(
                 FUNCTION,
                 guest.call_reserve(&mut call.store, id.as_str(), &request),
             )
-            .await;
+            .await
+        });
         let result = self.finish(&mut call, FUNCTION, outcome)?;
         let reservation = result.map_err(|err| self.provider_error(FUNCTION, err))?;
         Ok(ReservationState {
@@ -258,17 +385,98 @@ impl Adapter {
             data: reservation.data.clone(),
         };
         let mut call = self.prepare(FUNCTION, Some(id)).await?;
+        let guest = self.load_two_phase(indices, &mut call, FUNCTION)?;
+        let outcome = per_version!(guest, TwoPhaseGuest, |guest| {
+            self.timed(
+                FUNCTION,
+                guest.call_start(&mut call.store, id.as_str(), &reservation, &request),
+            )
+            .await
+        });
+        let result = self.finish(&mut call, FUNCTION, outcome)?;
+        self.environment_state(FUNCTION, result)
+    }
+
+    /// Returns the last `tail` lines of an environment's output.
+    ///
+    /// # Errors
+    ///
+    /// `Unsupported` when the adapter does not export `logs`, otherwise as
+    /// [`Adapter::create`].
+    pub async fn logs(&self, id: &EnvironmentId, tail: u32) -> Result<Vec<String>, CallError> {
+        const FUNCTION: &str = "logs";
+        let indices = self
+            .exports
+            .logs
+            .as_ref()
+            .ok_or_else(|| CallError::Unsupported {
+                adapter: self.name.clone(),
+                capability: "logs (it does not export `logs`)",
+            })?;
+        let mut call = self.prepare(FUNCTION, Some(id)).await?;
         let guest = indices
             .load(&mut call.store, &call.instance)
             .map_err(|err| self.trap(FUNCTION, err, String::new()))?;
         let outcome = self
             .timed(
                 FUNCTION,
-                guest.call_start(&mut call.store, id.as_str(), &reservation, &request),
+                guest.call_logs(&mut call.store, id.as_str(), tail),
             )
             .await;
         let result = self.finish(&mut call, FUNCTION, outcome)?;
-        self.environment_state(FUNCTION, result)
+        result.map_err(|err| self.provider_error(FUNCTION, err))
+    }
+
+    /// Runs a check command inside an environment.
+    ///
+    /// # Errors
+    ///
+    /// `Unsupported` when the adapter does not export `exec-probe`,
+    /// otherwise as [`Adapter::create`].
+    pub async fn exec_probe(
+        &self,
+        id: &EnvironmentId,
+        command: &[String],
+        timeout_ms: u32,
+    ) -> Result<ProbeOutput, CallError> {
+        const FUNCTION: &str = "probe";
+        let indices = self
+            .exports
+            .exec_probe
+            .as_ref()
+            .ok_or_else(|| CallError::Unsupported {
+                adapter: self.name.clone(),
+                capability: "exec probes (it does not export `exec-probe`)",
+            })?;
+        let mut call = self.prepare(FUNCTION, Some(id)).await?;
+        let guest = indices
+            .load(&mut call.store, &call.instance)
+            .map_err(|err| self.trap(FUNCTION, err, String::new()))?;
+        let outcome = self
+            .timed(
+                FUNCTION,
+                guest.call_probe(&mut call.store, id.as_str(), command, timeout_ms),
+            )
+            .await;
+        let result = self.finish(&mut call, FUNCTION, outcome)?;
+        let output = result.map_err(|err| self.provider_error(FUNCTION, err))?;
+        Ok(ProbeOutput {
+            exit_code: output.exit_code,
+            output: output.output,
+            truncated: output.truncated,
+        })
+    }
+
+    /// Runs `init` and `metadata` in a fresh instance, as a load-time check.
+    pub(crate) async fn describe(&self) -> Result<wit::AdapterInfo, CallError> {
+        const FUNCTION: &str = "metadata";
+        let mut call = self.prepare(FUNCTION, None).await?;
+        let guest = call.provider.clone();
+        let outcome = per_version!(guest, ProviderGuest, |guest| {
+            self.timed(FUNCTION, guest.call_metadata(&mut call.store))
+                .await
+        });
+        self.finish(&mut call, FUNCTION, outcome)
     }
 
     /// Tells the adapter about a lease renewal, when it exports `lease-hooks`;
@@ -289,37 +497,50 @@ impl Adapter {
         };
         let expires_at_ms = u64::try_from(expires_at.timestamp_millis()).unwrap_or_default();
         let mut call = self.prepare(FUNCTION, Some(id)).await?;
-        let guest = indices
-            .load(&mut call.store, &call.instance)
-            .map_err(|err| self.trap(FUNCTION, err, String::new()))?;
-        let outcome = self
-            .timed(
+        let guest = match indices {
+            LeaseHooksIndices::V0_1(indices) => indices
+                .load(&mut call.store, &call.instance)
+                .map(LeaseHooksGuest::V0_1),
+            LeaseHooksIndices::V0_2(indices) => indices
+                .load(&mut call.store, &call.instance)
+                .map(LeaseHooksGuest::V0_2),
+        }
+        .map_err(|err| self.trap(FUNCTION, err, String::new()))?;
+        let outcome = per_version!(guest, LeaseHooksGuest, |guest| {
+            self.timed(
                 FUNCTION,
                 guest.call_renew(&mut call.store, id.as_str(), ttl_ms, expires_at_ms),
             )
-            .await;
+            .await
+        });
         let result = self.finish(&mut call, FUNCTION, outcome)?;
         result.map_err(|err| self.provider_error(FUNCTION, err))
     }
 
-    /// Runs `init` and `metadata` in a fresh instance, as a load-time check.
-    pub(crate) async fn probe(&self) -> Result<wit::AdapterInfo, CallError> {
-        const FUNCTION: &str = "metadata";
-        let mut call = self.prepare(FUNCTION, None).await?;
-        let guest = call.provider.clone();
-        let outcome = self
-            .timed(FUNCTION, guest.call_metadata(&mut call.store))
-            .await;
-        self.finish(&mut call, FUNCTION, outcome)
+    fn load_two_phase(
+        &self,
+        indices: &TwoPhaseIndices,
+        call: &mut Call,
+        function: &'static str,
+    ) -> Result<TwoPhaseGuest, CallError> {
+        let guest = match indices {
+            TwoPhaseIndices::V0_1(indices) => indices
+                .load(&mut call.store, &call.instance)
+                .map(TwoPhaseGuest::V0_1),
+            TwoPhaseIndices::V0_2(indices) => indices
+                .load(&mut call.store, &call.instance)
+                .map(TwoPhaseGuest::V0_2),
+        };
+        guest.map_err(|err| self.trap(function, err, String::new()))
     }
 
-    fn two_phase_indices(&self) -> Result<&two_phase::GuestIndices, CallError> {
+    fn two_phase_indices(&self) -> Result<&TwoPhaseIndices, CallError> {
         self.exports
             .two_phase
             .as_ref()
             .ok_or_else(|| CallError::Unsupported {
                 adapter: self.name.clone(),
-                capability: "two-phase provisioning (reserve, then start)",
+                capability: "two-phase provisioning (it does not export `two-phase`)",
             })
     }
 
@@ -345,14 +566,18 @@ impl Adapter {
                 adapter: self.name.clone(),
                 reason: format!("{err:#}"),
             })?;
-        let provider = self
-            .exports
-            .provider
-            .load(&mut store, &instance)
-            .map_err(|err| CallError::Instantiate {
-                adapter: self.name.clone(),
-                reason: format!("{err:#}"),
-            })?;
+        let provider = match &self.exports.provider {
+            ProviderIndices::V0_1(indices) => {
+                indices.load(&mut store, &instance).map(ProviderGuest::V0_1)
+            }
+            ProviderIndices::V0_2(indices) => {
+                indices.load(&mut store, &instance).map(ProviderGuest::V0_2)
+            }
+        }
+        .map_err(|err| CallError::Instantiate {
+            adapter: self.name.clone(),
+            reason: format!("{err:#}"),
+        })?;
         let mut call = Call {
             store,
             instance,
@@ -361,9 +586,10 @@ impl Adapter {
 
         let guest = call.provider.clone();
         let options = self.options_json.clone();
-        let outcome = self
-            .timed(function, guest.call_init(&mut call.store, &options))
-            .await;
+        let outcome = per_version!(guest, ProviderGuest, |guest| {
+            self.timed(function, guest.call_init(&mut call.store, &options))
+                .await
+        });
         let init = self.finish(&mut call, function, outcome)?;
         init.map_err(|err| {
             let (kind, message) = error_from_wit(err);

@@ -1,9 +1,9 @@
 //! Conversions between the contract's JSON types and the WIT types of
-//! `envhost:provider@0.1.0`.
+//! `envhost:provider`, whose `types` interface every supported version shares.
 
 use std::path::Path;
 
-use super::bindings::v0_1_0::envhost::provider::types as wit;
+use super::bindings::v0_2_0::envhost::provider::types as wit;
 use super::error::ProviderErrorKind;
 use crate::model::{self, Endpoint, JsonObject, Protocol, Status};
 

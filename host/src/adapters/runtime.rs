@@ -6,21 +6,22 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
-use wasmtime::component::{Component, HasSelf, Linker};
+use wasmtime::component::{Component, Linker};
 use wasmtime::{Engine, Store};
 
 use super::adapter::{Adapter, ExportIndices};
-use super::bindings::v0_1_0;
+use super::bindings;
+use super::cache::{ArtifactCache, CompileSource};
 use super::convert::json_object_from_wit;
 use super::engine::{build_engine, deadline_ticks, start_epoch_ticker};
 use super::error::LoadError;
 use super::store::CallState;
 use crate::container::ContainerHost;
 use crate::ids::AdapterName;
-use crate::model::{self, Capabilities};
+use crate::model;
 
 /// WIT package versions this host can load, newest first.
-pub const SUPPORTED_WIT_VERSIONS: &[&str] = &["0.1.0"];
+pub const SUPPORTED_WIT_VERSIONS: &[&str] = &["0.2.0", "0.1.0"];
 
 /// Limits applied to every adapter call.
 #[derive(Clone, Copy, Debug)]
@@ -34,9 +35,10 @@ pub struct GuestLimits {
 /// Engine, linker and host services shared by all loaded adapters.
 pub struct Runtime {
     pub(crate) engine: Engine,
-    linker: Linker<CallState>,
+    pub(crate) linker: Linker<CallState>,
     pub(crate) containers: Option<ContainerHost>,
     pub(crate) limits: GuestLimits,
+    cache: Option<ArtifactCache>,
 }
 
 impl Runtime {
@@ -53,6 +55,29 @@ impl Runtime {
         limits: GuestLimits,
         containers: Option<ContainerHost>,
     ) -> anyhow::Result<Arc<Self>> {
+        Self::build(limits, containers, None)
+    }
+
+    /// As [`Runtime::new`], with compiled adapters cached in `cache_dir`
+    /// (created when missing). Only this host may write to that directory:
+    /// its artifacts are loaded as machine code.
+    ///
+    /// # Errors
+    ///
+    /// As [`Runtime::new`], and when `cache_dir` can not be created.
+    pub fn with_artifact_cache(
+        limits: GuestLimits,
+        containers: Option<ContainerHost>,
+        cache_dir: &Path,
+    ) -> anyhow::Result<Arc<Self>> {
+        Self::build(limits, containers, Some(cache_dir))
+    }
+
+    fn build(
+        limits: GuestLimits,
+        containers: Option<ContainerHost>,
+        cache_dir: Option<&Path>,
+    ) -> anyhow::Result<Arc<Self>> {
         let engine = build_engine(limits.memory_bytes)
             .map_err(|err| anyhow::anyhow!("failed to create the wasm engine: {err:#}"))?;
         start_epoch_ticker(engine.weak());
@@ -63,16 +88,25 @@ impl Runtime {
         // here, and the store's WASI context grants nothing.
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)
             .map_err(|err| anyhow::anyhow!("failed to link WASI: {err:#}"))?;
-        v0_1_0::AdapterFull::add_to_linker::<CallState, HasSelf<CallState>>(&mut linker, |state| {
-            state
-        })
-        .map_err(|err| anyhow::anyhow!("failed to link envhost imports: {err:#}"))?;
+        bindings::add_to_linker(&mut linker)
+            .map_err(|err| anyhow::anyhow!("failed to link envhost imports: {err:#}"))?;
+
+        let cache = match cache_dir {
+            Some(dir) => Some(ArtifactCache::open(dir, &engine).map_err(|err| {
+                anyhow::anyhow!(
+                    "failed to create the adapter cache directory `{}`: {err}",
+                    dir.display()
+                )
+            })?),
+            None => None,
+        };
 
         Ok(Arc::new(Self {
             engine,
             linker,
             containers,
             limits,
+            cache,
         }))
     }
 
@@ -119,22 +153,25 @@ impl Runtime {
             path: path.to_owned(),
             reason,
         })?;
-        let digest = format!("sha256:{:x}", Sha256::digest(&bytes));
+        let started = std::time::Instant::now();
+        let sha256 = format!("{:x}", Sha256::digest(&bytes));
+        let digest = format!("sha256:{sha256}");
 
         // Compiling takes tens of milliseconds for a small component and
         // seconds for a large one: keep it off the async runtime.
-        let engine = self.engine.clone();
-        let component = tokio::task::spawn_blocking(move || Component::new(&engine, &bytes))
-            .await
-            .map_err(|err| invalid(format!("compilation panicked: {err}")))?
-            .map_err(|err| invalid(format!("failed to compile: {err:#}")))?;
+        let runtime = Arc::clone(self);
+        let (component, compile_source) =
+            tokio::task::spawn_blocking(move || runtime.compile(&bytes, &sha256))
+                .await
+                .map_err(|err| invalid(format!("compilation panicked: {err}")))?
+                .map_err(|err| invalid(format!("failed to compile: {err:#}")))?;
 
         let wit_version = exported_wit_version(&self.engine, &component).map_err(invalid)?;
         let pre = self
             .linker
             .instantiate_pre(&component)
             .map_err(|err| invalid(format!("imports what this host does not provide: {err:#}")))?;
-        let exports = ExportIndices::discover(&pre).map_err(invalid)?;
+        let exports = ExportIndices::discover(&pre, wit_version).map_err(invalid)?;
 
         let options_json = options.to_string();
         let mut adapter = Adapter {
@@ -149,10 +186,12 @@ impl Runtime {
             pre,
             exports,
             runtime: Arc::clone(self),
+            compile_source,
+            load_time: Duration::ZERO,
         };
 
         // Probe: a first instance must accept the options and describe itself.
-        let info = adapter.probe().await.map_err(|err| LoadError::Init {
+        let info = adapter.describe().await.map_err(|err| LoadError::Init {
             adapter: name.clone(),
             reason: err.to_string(),
         })?;
@@ -163,7 +202,19 @@ impl Runtime {
             })?;
         adapter.version = info.version;
         adapter.capabilities.custom = custom;
+        adapter.load_time = started.elapsed();
         Ok(adapter)
+    }
+
+    /// Compiles a component, or loads it from the artifact cache. Blocks.
+    fn compile(&self, bytes: &[u8], sha256: &str) -> wasmtime::Result<(Component, CompileSource)> {
+        match &self.cache {
+            Some(cache) => cache.load_or_compile(&self.engine, bytes, sha256),
+            None => Ok((
+                Component::new(&self.engine, bytes)?,
+                CompileSource::Compiled,
+            )),
+        }
     }
 
     /// Creates a store for one call, with the deadline and memory limit set.
@@ -194,7 +245,7 @@ pub fn adapter_name_for(path: &Path) -> Result<AdapterName, LoadError> {
 
 /// Checks the 8-byte preamble, so that a core module or a stray file gets a
 /// plain answer instead of a parser error.
-fn check_component_header(bytes: &[u8]) -> Result<(), String> {
+pub(crate) fn check_component_header(bytes: &[u8]) -> Result<(), String> {
     if bytes.len() < 8 || &bytes[..4] != b"\0asm" {
         return Err(format!(
             "not a WebAssembly file ({} bytes, no `\\0asm` header); \
@@ -220,7 +271,10 @@ fn check_component_header(bytes: &[u8]) -> Result<(), String> {
 
 /// Reads which `envhost:provider` version the component's `provider` export
 /// targets.
-fn exported_wit_version(engine: &Engine, component: &Component) -> Result<&'static str, String> {
+pub(crate) fn exported_wit_version(
+    engine: &Engine,
+    component: &Component,
+) -> Result<&'static str, String> {
     let prefix = "envhost:provider/provider@";
     let exported: Vec<String> = component
         .component_type()
@@ -249,19 +303,6 @@ fn exported_wit_version(engine: &Engine, component: &Component) -> Result<&'stat
                 SUPPORTED_WIT_VERSIONS.join(", ")
             )
         })
-}
-
-impl ExportIndices {
-    /// Returns the capabilities the exports give the adapter. Lease renewal is
-    /// always supported because the host keeps leases itself.
-    pub(crate) fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            supports_lease_renewal: true,
-            supports_two_phase: self.two_phase.is_some(),
-            supports_lease_hooks: self.lease_hooks.is_some(),
-            ..Capabilities::default()
-        }
-    }
 }
 
 #[cfg(test)]

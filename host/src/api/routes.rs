@@ -12,9 +12,10 @@ use serde_json::json;
 
 use super::extract::{ApiJson, ApiQuery, IdPath, ListQuery, PathParam};
 use super::problem::Problem;
-use crate::environments::Environments;
+use crate::environments::{EnvironmentLogs, Environments, ProbeRequest, ProbeResult};
 use crate::model::{
-    AdapterSummary, CreateRequest, Descriptor, Lease, RenewRequest, ReserveRequest, StartRequest,
+    AdapterSummary, Capabilities, CreateRequest, Descriptor, Lease, RenewRequest, ReserveRequest,
+    StartRequest,
 };
 
 /// Service shared by all handlers.
@@ -104,6 +105,57 @@ pub(crate) async fn adapter(
         .find(|adapter| adapter.name == name)
         .map(Json)
         .ok_or_else(|| Problem::not_found(format!("adapter `{name}` not found")))
+}
+
+/// Returns what an adapter can do, in the contract's `getCapabilities`
+/// shape. An adapter whose file failed to load has no capabilities: 404
+/// with the load error.
+pub(crate) async fn capabilities(
+    State(service): State<Service>,
+    PathParam(name): PathParam,
+) -> ApiResult<Json<Capabilities>> {
+    let summary = service
+        .adapters()
+        .into_iter()
+        .find(|adapter| adapter.name == name)
+        .ok_or_else(|| Problem::not_found(format!("adapter `{name}` not found")))?;
+    match (summary.capabilities, summary.last_error) {
+        (Some(capabilities), _) => Ok(Json(capabilities)),
+        (None, Some(error)) => Err(Problem::not_found(format!(
+            "adapter `{name}` is not loaded: {error}"
+        ))),
+        (None, None) => Err(Problem::not_found(format!(
+            "adapter `{name}` is not loaded"
+        ))),
+    }
+}
+
+/// Query of `GET /v1/environments/{id}/logs`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct LogsQuery {
+    /// Lines to return, newest last; 100 when absent.
+    tail: Option<u32>,
+}
+
+/// Lines `GET /v1/environments/{id}/logs` returns without `tail`.
+const DEFAULT_LOG_TAIL: u32 = 100;
+
+pub(crate) async fn logs(
+    State(service): State<Service>,
+    IdPath(id): IdPath,
+    ApiQuery(query): ApiQuery<LogsQuery>,
+) -> ApiResult<Json<EnvironmentLogs>> {
+    let tail = query.tail.unwrap_or(DEFAULT_LOG_TAIL);
+    Ok(Json(service.logs(&id, tail).await?))
+}
+
+pub(crate) async fn probe(
+    State(service): State<Service>,
+    IdPath(id): IdPath,
+    ApiJson(request): ApiJson<ProbeRequest>,
+) -> ApiResult<Json<ProbeResult>> {
+    Ok(Json(service.probe(&id, request).await?))
 }
 
 pub(crate) async fn healthz() -> Json<serde_json::Value> {

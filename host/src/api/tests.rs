@@ -11,11 +11,11 @@ use serde_json::{Value, json};
 use tower::ServiceExt;
 
 use super::{ApiOptions, require_token_for, router};
-use crate::environments::{Environments, ServiceError};
+use crate::environments::{EnvironmentLogs, Environments, ProbeRequest, ProbeResult, ServiceError};
 use crate::ids::EnvironmentId;
 use crate::model::{
-    AdapterHealth, AdapterSummary, CreateRequest, Descriptor, Endpoint, JsonObject, Lease,
-    ListFilter, Protocol, ReserveRequest, StartRequest, Status,
+    AdapterHealth, AdapterSummary, Capabilities, CreateRequest, Descriptor, Endpoint, JsonObject,
+    Lease, ListFilter, Protocol, ReserveRequest, StartRequest, Status,
 };
 
 const KNOWN_ID: &str = "env-1";
@@ -138,10 +138,38 @@ impl Environments for FakeEnvironments {
             wit_version: Some("0.1.0".to_owned()),
             digest: None,
             loaded_at: None,
-            capabilities: None,
+            capabilities: Some(Capabilities {
+                supports_lease_renewal: true,
+                supports_logs: true,
+                ..Capabilities::default()
+            }),
             health: AdapterHealth::Healthy,
             last_error: None,
         }]
+    }
+
+    async fn logs(&self, id: &EnvironmentId, tail: u32) -> Result<EnvironmentLogs, ServiceError> {
+        self.take_error()?;
+        Ok(EnvironmentLogs {
+            environment_id: id.clone(),
+            lines: (0..tail.min(3))
+                .map(|line| format!("line {line}"))
+                .collect(),
+        })
+    }
+
+    async fn probe(
+        &self,
+        id: &EnvironmentId,
+        request: ProbeRequest,
+    ) -> Result<ProbeResult, ServiceError> {
+        self.take_error()?;
+        Ok(ProbeResult {
+            environment_id: id.clone(),
+            exit_code: 3,
+            output: request.command.join(" "),
+            truncated: false,
+        })
     }
 }
 
@@ -650,4 +678,80 @@ fn loopback_listen_needs_no_token() {
         let listen = listen.parse().unwrap();
         assert!(require_token_for(listen, None).is_ok(), "{listen}");
     }
+}
+
+#[tokio::test]
+async fn capabilities_use_the_contract_field_names() {
+    let reply = Harness::new()
+        .call(Method::GET, "/v1/adapters/docker/capabilities")
+        .await;
+
+    assert_eq!(reply.status, StatusCode::OK, "body: {}", reply.body);
+    assert_eq!(reply.body["supportsLogs"], true);
+    assert_eq!(reply.body["supportsExecProbe"], false);
+    assert_eq!(reply.body["supportsSnapshots"], false);
+    assert_eq!(reply.body["supportsLeaseRenewal"], true);
+    assert!(reply.body["custom"].is_object());
+}
+
+#[tokio::test]
+async fn capabilities_of_unknown_adapter_is_404() {
+    let reply = Harness::new()
+        .call(Method::GET, "/v1/adapters/podman/capabilities")
+        .await;
+
+    assert_problem(&reply, StatusCode::NOT_FOUND, "not-found");
+    assert!(detail(&reply).contains("`podman`"), "{}", detail(&reply));
+}
+
+#[tokio::test]
+async fn logs_passes_tail_and_returns_lines() {
+    let reply = Harness::new()
+        .call(Method::GET, "/v1/environments/env-1/logs?tail=2")
+        .await;
+
+    assert_eq!(reply.status, StatusCode::OK, "body: {}", reply.body);
+    assert_eq!(reply.body["environmentId"], "env-1");
+    assert_eq!(reply.body["lines"], json!(["line 0", "line 1"]));
+}
+
+#[tokio::test]
+async fn logs_rejects_a_bad_tail() {
+    let reply = Harness::new()
+        .call(Method::GET, "/v1/environments/env-1/logs?tail=many")
+        .await;
+
+    assert_problem(&reply, StatusCode::BAD_REQUEST, "invalid-request");
+}
+
+#[tokio::test]
+async fn probe_returns_exit_code_and_output() {
+    let body = json!({"command": ["cat", "/etc/hostname"], "timeoutMs": 500});
+
+    let reply = Harness::new()
+        .post_json("/v1/environments/env-1/probe", &body)
+        .await;
+
+    assert_eq!(reply.status, StatusCode::OK, "body: {}", reply.body);
+    assert_eq!(reply.body["exitCode"], 3);
+    assert_eq!(reply.body["output"], "cat /etc/hostname");
+    assert_eq!(reply.body["truncated"], false);
+}
+
+#[tokio::test]
+async fn probe_without_capability_is_501() {
+    let harness = Harness::new();
+    harness.fake.fail_with(ServiceError::NotImplemented(
+        "adapter `docker` does not support exec probes".to_owned(),
+    ));
+
+    let reply = harness
+        .post_json(
+            "/v1/environments/env-1/probe",
+            &json!({"command": ["true"]}),
+        )
+        .await;
+
+    assert_problem(&reply, StatusCode::NOT_IMPLEMENTED, "not-implemented");
+    assert!(detail(&reply).contains("exec probes"), "{}", detail(&reply));
 }

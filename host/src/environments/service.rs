@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use sha2::{Digest, Sha256};
 use tokio::sync::{Mutex, MutexGuard};
 
-use super::{Environments, ServiceError, validate};
+use super::{EnvironmentLogs, Environments, ProbeRequest, ProbeResult, ServiceError, validate};
 use crate::adapters::{
     Adapter, AdapterState, CallError, ProviderErrorKind, Registry, ReservationState,
 };
@@ -691,5 +691,72 @@ impl Environments for EnvironmentService {
 
     fn adapters(&self) -> Vec<AdapterSummary> {
         self.registry.summaries()
+    }
+
+    async fn logs(&self, id: &EnvironmentId, tail: u32) -> Result<EnvironmentLogs, ServiceError> {
+        let adapter = self.live_adapter(id).await?;
+        let tail = tail.min(MAX_LOG_TAIL);
+        let lines = adapter.logs(id, tail).await.map_err(call_error)?;
+        Ok(EnvironmentLogs {
+            environment_id: id.clone(),
+            lines,
+        })
+    }
+
+    async fn probe(
+        &self,
+        id: &EnvironmentId,
+        request: ProbeRequest,
+    ) -> Result<ProbeResult, ServiceError> {
+        if request.command.first().is_none_or(String::is_empty) {
+            return Err(ServiceError::InvalidRequest(
+                "invalid `command`: expected a program and its arguments".to_owned(),
+            ));
+        }
+        let timeout_ms = request.timeout_ms.unwrap_or(DEFAULT_PROBE_TIMEOUT_MS);
+        if timeout_ms == 0 || timeout_ms > MAX_PROBE_TIMEOUT_MS {
+            return Err(ServiceError::InvalidRequest(format!(
+                "invalid `timeoutMs` {timeout_ms}: expected 1 to {MAX_PROBE_TIMEOUT_MS}"
+            )));
+        }
+        let adapter = self.live_adapter(id).await?;
+        let output = adapter
+            .exec_probe(id, &request.command, timeout_ms)
+            .await
+            .map_err(call_error)?;
+        Ok(ProbeResult {
+            environment_id: id.clone(),
+            exit_code: output.exit_code,
+            output: output.output,
+            truncated: output.truncated,
+        })
+    }
+}
+
+/// Most lines `logs` returns.
+const MAX_LOG_TAIL: u32 = 10_000;
+
+/// Deadline of a probe command when the request sets none.
+const DEFAULT_PROBE_TIMEOUT_MS: u32 = 10_000;
+
+/// Longest deadline a probe request may set.
+const MAX_PROBE_TIMEOUT_MS: u32 = 300_000;
+
+impl EnvironmentService {
+    /// Returns the adapter of a live environment, for calls that need a
+    /// running backend (logs, probes).
+    async fn live_adapter(&self, id: &EnvironmentId) -> Result<Arc<Adapter>, ServiceError> {
+        let not_found = || ServiceError::NotFound(format!("environment `{id}` not found"));
+        let record = self.get_record(id).await?.ok_or_else(not_found)?;
+        if self.is_forgotten(&record) {
+            return Err(not_found());
+        }
+        if record.status.is_terminal() {
+            return Err(ServiceError::Conflict(format!(
+                "environment `{id}` is {}: it has no running workload",
+                record.status
+            )));
+        }
+        self.adapter(&record.adapter)
     }
 }
