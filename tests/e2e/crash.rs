@@ -1,8 +1,10 @@
-//! Durable state and recovery against the real engine: SIGKILL at random
-//! moments loses no acknowledged change and leaks no container, leases that
-//! end while the host is down are collected at the next start, two hosts on
-//! one engine never touch each other's containers, and a host whose adapter
-//! file is gone still removes the containers of expired leases by label.
+//! Durable state and recovery against the real engine.
+//!
+//! SIGKILL at random moments loses no acknowledged change and leaks no
+//! container. Leases that end while the host is down are collected at the next
+//! start. Two hosts on one engine never remove each other's containers. A host
+//! whose adapter file is gone still removes the containers of expired leases
+//! by label.
 
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
@@ -25,7 +27,7 @@ const COLLECTION_TIMEOUT: Duration = Duration::from_secs(15);
 const ORPHAN_AGE: Duration = Duration::from_secs(66);
 
 /// Rounds of the SIGKILL test; each ends with a kill and a restart.
-const KILL_ROUNDS: u64 = 12;
+const KILL_ROUNDS: u64 = 20;
 
 /// Clients sending creates and destroys at once in each round.
 const CLIENTS_IN_FLIGHT: u64 = 4;
@@ -77,9 +79,12 @@ impl Random {
     }
 }
 
-/// What the clients of the SIGKILL test were told, over all rounds.
+/// Requests the clients of the SIGKILL test sent, and which of them the host
+/// acknowledged, over all rounds.
 #[derive(Default)]
 struct Acknowledged {
+    /// Environments whose create was sent, acknowledged or not.
+    sent_creates: BTreeSet<String>,
     /// Environments whose create returned 2xx.
     creates: BTreeSet<String>,
     /// Environments whose destroy returned 2xx.
@@ -120,6 +125,11 @@ async fn run_client(
             }
             None => {
                 let id = format!("{id_prefix}-{sequence}");
+                acknowledged
+                    .lock()
+                    .expect("outcomes poisoned")
+                    .sent_creates
+                    .insert(id.clone());
                 client
                     .post(format!("{base_url}/v1/environments"))
                     .json(&json!({ "environmentId": id, "ttlMs": 600_000 }))
@@ -238,6 +248,30 @@ async fn sigkill_loses_nothing_acknowledged() {
         );
     }
 
+    // A create that got no response may or may not have happened, but what
+    // it left must be a record that is live or has the reason it ended.
+    for id in acknowledged.sent_creates.difference(&acknowledged.creates) {
+        let response = host.get(&format!("/v1/environments/{id}")).await;
+        if response.status == StatusCode::NOT_FOUND {
+            assert_eq!(
+                containers_of_environment(id),
+                Vec::<String>::new(),
+                "create `{id}` has no record but left a container"
+            );
+            continue;
+        }
+        assert_eq!(response.status, StatusCode::OK, "{}", response.text);
+        let status = response.body["status"].as_str().unwrap_or_default();
+        let has_reason = response.body["reason"]
+            .as_str()
+            .is_some_and(|reason| !reason.is_empty());
+        assert!(
+            LIVE_STATUSES.contains(&status) || has_reason,
+            "unacknowledged create `{id}` ended without a reason: {}",
+            response.text
+        );
+    }
+
     for id in &acknowledged.destroys {
         assert_eq!(
             containers_of_environment(id),
@@ -254,7 +288,7 @@ async fn sigkill_loses_nothing_acknowledged() {
 
     let host_id = host
         .host_id()
-        .unwrap_or_else(|| host.fail("no acknowledged environment has a container"));
+        .unwrap_or_else(|| host.fail("no environment of this host has a container"));
     for environment in environments_of_host_containers(&host_id) {
         assert!(
             !environment.is_empty(),
@@ -382,11 +416,11 @@ async fn two_hosts_keep_to_their_own_containers() {
     let mut first = CrashableHost::start().await;
     let mut second = CrashableHost::start().await;
 
-    let mut kept = Vec::new();
+    let mut long_lived = Vec::new();
     let mut expiring = Vec::new();
     let mut destroyed = Vec::new();
     for host in [&first, &second] {
-        kept.push(environment_id(
+        long_lived.push(environment_id(
             &host.create(&json!({ "ttlMs": 600_000 })).await,
         ));
         expiring.push(environment_id(
@@ -427,7 +461,7 @@ async fn two_hosts_keep_to_their_own_containers() {
         host.wait_for_listed_status(id, "terminated", COLLECTION_TIMEOUT)
             .await;
     }
-    for id in &kept {
+    for id in &long_lived {
         assert_eq!(
             containers_of_environment(id).len(),
             1,
@@ -460,7 +494,7 @@ async fn two_hosts_keep_to_their_own_containers() {
         "the first host removed the second host's orphan at start-up"
     );
     assert_eq!(
-        containers_of_environment(&kept[1]).len(),
+        containers_of_environment(&long_lived[1]).len(),
         1,
         "the first host's recovery removed the second host's environment"
     );
@@ -472,11 +506,11 @@ async fn two_hosts_keep_to_their_own_containers() {
         "the second host did not remove its own orphan at start-up"
     );
     assert_eq!(
-        containers_of_environment(&kept[0]).len(),
+        containers_of_environment(&long_lived[0]).len(),
         1,
         "the second host's recovery removed the first host's environment"
     );
-    for (host, id) in [(&first, &kept[0]), (&second, &kept[1])] {
+    for (host, id) in [(&first, &long_lived[0]), (&second, &long_lived[1])] {
         let response = host.get(&format!("/v1/environments/{id}")).await;
         assert_eq!(response.body["status"], "ready", "{}", response.text);
     }

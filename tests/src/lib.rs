@@ -640,7 +640,7 @@ allowed_images = ["envhost/*"]
 workspace_roots = ["workspaces"]
 "#;
 
-/// Longest lease of [`CRASHABLE_CONFIG`], in milliseconds.
+/// Maximum lease (`max_ttl`) of [`CRASHABLE_CONFIG`], in milliseconds.
 pub const CRASHABLE_MAX_TTL_MS: u64 = 3_600_000;
 
 /// Label on the containers of a host that carries its host id.
@@ -666,33 +666,21 @@ pub struct CrashableHost {
     log_path: PathBuf,
     /// The `envhost.host` label of this host's containers, once seen.
     host_id: Mutex<Option<String>>,
-    /// Environment ids seen in requests and responses; the host id is read
-    /// off the labels of their containers.
+    /// Environment ids seen in responses; when the log does not show the host
+    /// id, it is read off the labels of their containers.
     environment_ids: Mutex<BTreeSet<String>>,
 }
 
 impl CrashableHost {
-    /// Starts a host with [`CRASHABLE_CONFIG`] and the Docker adapter.
+    /// Starts a host with [`CRASHABLE_CONFIG`] and the Docker adapter, and
+    /// waits until `/healthz` responds.
     ///
     /// # Panics
     ///
     /// As [`Host::start`].
     pub async fn start() -> CrashableHost {
-        CrashableHost::start_with(CRASHABLE_CONFIG, false).await
-    }
-
-    /// Starts a host with the given config and the Docker adapter, plus the
-    /// fake adapter (`fake.wasm`, no backend) when `with_fake` is set.
-    ///
-    /// # Panics
-    ///
-    /// As [`Host::start`], and when the fake adapter is requested but not built.
-    pub async fn start_with(config: &str, with_fake: bool) -> CrashableHost {
         let binary = host_binary();
-        let mut adapters = vec![(docker_adapter(), "docker.wasm")];
-        if with_fake {
-            adapters.push((fake_adapter(), "fake.wasm"));
-        }
+        let adapter = docker_adapter();
         require_docker();
 
         let dir = tempfile::Builder::new()
@@ -703,18 +691,16 @@ impl CrashableHost {
             fs::create_dir_all(dir.path().join(folder))
                 .unwrap_or_else(|err| panic!("failed to create the `{folder}` folder: {err}"));
         }
-        for (source, name) in adapters {
-            fs::copy(&source, dir.path().join("adapters").join(name)).unwrap_or_else(|err| {
-                panic!(
-                    "failed to copy `{}` into the adapters folder: {err}",
-                    source.display()
-                )
-            });
-        }
+        fs::copy(&adapter, dir.path().join("adapters/docker.wasm")).unwrap_or_else(|err| {
+            panic!(
+                "failed to copy `{}` into the adapters folder: {err}",
+                adapter.display()
+            )
+        });
 
         let listen = format!("127.0.0.1:{}", free_port());
         let config_path = dir.path().join("envhost.toml");
-        fs::write(&config_path, config.replace("{listen}", &listen))
+        fs::write(&config_path, CRASHABLE_CONFIG.replace("{listen}", &listen))
             .expect("failed to write the host's config");
 
         let mut host = CrashableHost {
@@ -902,10 +888,14 @@ impl CrashableHost {
     }
 
     /// Returns the host id stamped on this host's containers as `envhost.host`,
-    /// read off the containers of environments seen so far and kept from then
-    /// on. `None` until one of them has a container.
+    /// and keeps it once found. It is read from the host's start-up log, or
+    /// else off the containers of environments seen so far, and is `None`
+    /// when neither contains it.
     pub fn host_id(&self) -> Option<String> {
         let mut known = self.host_id.lock().expect("host id poisoned");
+        if known.is_none() {
+            *known = host_id_from_log(&self.log());
+        }
         if known.is_none() {
             let ids = self
                 .environment_ids
@@ -1039,6 +1029,32 @@ impl Drop for CrashableHost {
     }
 }
 
+/// Returns the first `host_id=` field of a host's log, with terminal colour
+/// codes removed.
+fn host_id_from_log(log: &str) -> Option<String> {
+    let mut plain = String::with_capacity(log.len());
+    let mut chars = log.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            // An SGR sequence such as `ESC [ 3 m` ends with `m`.
+            for c in chars.by_ref() {
+                if c == 'm' {
+                    break;
+                }
+            }
+        } else {
+            plain.push(c);
+        }
+    }
+
+    let start = plain.find("host_id=")? + "host_id=".len();
+    let id: String = plain[start..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .collect();
+    (!id.is_empty()).then_some(id)
+}
+
 /// Returns the `envhost.host` label of the containers of an environment, when
 /// it has containers and they all carry the same one.
 pub fn host_label_of_environment(environment_id: &str) -> Option<String> {
@@ -1127,18 +1143,4 @@ pub fn remove_labelled(filter: &str) {
     for network in docker_lines(&["network", "ls", "--quiet", "--filter", filter]) {
         run_docker_quietly(&["network", "rm", &network]);
     }
-}
-
-/// Returns the path of the built fake adapter component (no backend: ready at
-/// once, destroy always succeeds), or `ENVHOST_FAKE_ADAPTER` when set.
-fn fake_adapter() -> PathBuf {
-    let path = std::env::var_os("ENVHOST_FAKE_ADAPTER")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| target_dir().join("wasm32-wasip2/guest/envhost_fake_adapter.wasm"));
-    assert!(
-        path.is_file(),
-        "the fake adapter `{}` is missing: run scripts/build.sh (or set ENVHOST_FAKE_ADAPTER)",
-        path.display()
-    );
-    path
 }
