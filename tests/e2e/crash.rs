@@ -32,7 +32,7 @@ const KILL_ROUNDS: u64 = 20;
 /// Clients sending creates and destroys at once in each round.
 const CLIENTS_IN_FLIGHT: u64 = 4;
 
-/// Environment statuses that hold a live environment.
+/// Statuses of an environment that has not ended.
 const LIVE_STATUSES: [&str; 5] = [
     "pending",
     "provisioning",
@@ -105,8 +105,11 @@ async fn run_client(
     acknowledged: Arc<Mutex<Acknowledged>>,
 ) {
     for sequence in 0.. {
+        let create_id = format!("{id_prefix}-{sequence}");
         let destroy_target = {
-            let mut acknowledged = acknowledged.lock().expect("outcomes poisoned");
+            let mut acknowledged = acknowledged
+                .lock()
+                .expect("acknowledged requests lock poisoned");
             let live = acknowledged.live.len() as u64;
             if live > 0 && random.below(10) < 4 {
                 let index = random.below(live) as usize;
@@ -124,21 +127,22 @@ async fn run_client(
                     .await
             }
             None => {
-                let id = format!("{id_prefix}-{sequence}");
                 acknowledged
                     .lock()
-                    .expect("outcomes poisoned")
+                    .expect("acknowledged requests lock poisoned")
                     .sent_creates
-                    .insert(id.clone());
+                    .insert(create_id.clone());
                 client
                     .post(format!("{base_url}/v1/environments"))
-                    .json(&json!({ "environmentId": id, "ttlMs": 600_000 }))
+                    .json(&json!({ "environmentId": create_id, "ttlMs": 600_000 }))
                     .send()
                     .await
             }
         };
 
-        let mut acknowledged = acknowledged.lock().expect("outcomes poisoned");
+        let mut acknowledged = acknowledged
+            .lock()
+            .expect("acknowledged requests lock poisoned");
         let response = match outcome {
             Ok(response) => response,
             Err(_) => {
@@ -147,9 +151,13 @@ async fn run_client(
             }
         };
         if !response.status().is_success() {
-            // A create the host rejected was not acknowledged; the final
-            // checks cover whatever it left behind.
-            eprintln!("crash test: {} for {:?}", response.status(), destroy_target);
+            // A rejected request was not acknowledged, and the final checks
+            // cover whatever it left behind.
+            let request = match &destroy_target {
+                Some(id) => format!("destroy of `{id}`"),
+                None => format!("create of `{create_id}`"),
+            };
+            eprintln!("crash test: {request} returned {}", response.status());
             continue;
         }
         match destroy_target {
@@ -157,9 +165,8 @@ async fn run_client(
                 acknowledged.destroys.insert(id);
             }
             None => {
-                let id = format!("{id_prefix}-{sequence}");
-                acknowledged.creates.insert(id.clone());
-                acknowledged.live.push(id);
+                acknowledged.creates.insert(create_id.clone());
+                acknowledged.live.push(create_id);
             }
         }
     }
@@ -215,7 +222,7 @@ async fn sigkill_loses_nothing_acknowledged() {
         .ok()
         .expect("clients finished")
         .into_inner()
-        .expect("outcomes poisoned");
+        .expect("acknowledged requests lock poisoned");
     eprintln!(
         "crash test: {} creates and {} destroys acknowledged, {} requests lost to kills, \
          {KILL_ROUNDS} rounds in {:?}",

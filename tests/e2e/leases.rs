@@ -62,9 +62,13 @@ async fn expired_lease_removes_container() {
     );
 }
 
-/// A caller that polls an environment while its lease is collected sees
-/// `terminating` and then `terminated`. The container exits while the adapter
-/// stops it, and that exit must not surface as `failed`.
+/// A caller that polls an environment while its lease is collected never sees
+/// `failed` on the way to `terminated`. The container exits while the adapter
+/// stops it, and that exit is part of the collection, not a failure.
+// NOTE: this fails against the current host. `GET` refreshes a `terminating`
+// record from the adapter without the environment's lock, so it records the
+// exit as `failed` until the collector writes `terminated`, and a refresh
+// that writes last can leave `failed` for good.
 #[tokio::test]
 async fn polling_during_collection_never_reports_failed() {
     let host = CrashableHost::start().await;
@@ -187,8 +191,12 @@ async fn renew_after_destroy_is_conflict() {
     assert_eq!(renewed.body["code"], "conflict", "{}", renewed.text);
     let detail = renewed.body["detail"].as_str().unwrap_or_default();
     assert!(
-        detail.contains("terminated") && detail.contains("can not be renewed"),
-        "detail does not say why the renewal failed: {detail}"
+        detail.contains("terminated"),
+        "detail does not say the environment ended: {detail}"
+    );
+    assert!(
+        detail.contains("can not be renewed"),
+        "detail does not say the lease can not be renewed: {detail}"
     );
     let after = host.get(&format!("/v1/environments/{id}")).await;
     assert_eq!(after.body["status"], "terminated", "{}", after.text);
