@@ -1,14 +1,19 @@
 #!/usr/bin/env bash
-# Builds what the demo and the tests run: the Docker adapter component (release,
-# wasm32-wasip2), installed as target/adapters/docker.wasm, the testing adapter
-# (guests/testing, WIT 0.1.0), which the host's reload tests load from the build
-# folder, and the host binary (release). Honours CARGO_TARGET_DIR.
+# Builds what the demo and the tests run: the Docker adapter component (wasm32-wasip2),
+# installed as target/adapters/docker.wasm; the testing adapter (guests/testing, WIT
+# 0.1.0), which the host's reload tests load from the build folder; the fake test
+# adapter; and the host binary (release). Honours CARGO_TARGET_DIR.
+#
+# The fake adapter goes to target/testing-adapters/fake.wasm, outside the adapters
+# folder, so that a demo host never loads it.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 WASM_TARGET="wasm32-wasip2"
 ADAPTER_BUILT="$CARGO_TARGET/$WASM_TARGET/guest/envhost_docker_adapter.wasm"
 ADAPTERS_DIR="$RUN_DIR/adapters"
+FAKE_BUILT="$CARGO_TARGET/$WASM_TARGET/guest/envhost_fake_adapter.wasm"
+TESTING_ADAPTERS_DIR="$RUN_DIR/testing-adapters"
 
 require_rust
 
@@ -37,6 +42,16 @@ partial="$ADAPTERS_DIR/.docker.wasm.$$.partial"
 cp "$ADAPTER_BUILT" "$partial"
 mv -f "$partial" "$ADAPTERS_DIR/docker.wasm"
 info "$(wc -c <"$ADAPTERS_DIR/docker.wasm") bytes from $ADAPTER_BUILT"
+
+step "Building the fake test adapter (profile guest, $WASM_TARGET)"
+cargo build --profile guest --target "$WASM_TARGET" -p envhost-fake-adapter ||
+    die "building the fake test adapter (guests/testing/fake) failed"
+[ -f "$FAKE_BUILT" ] || die "the fake adapter build succeeded but $FAKE_BUILT is missing"
+mkdir -p "$TESTING_ADAPTERS_DIR"
+partial="$TESTING_ADAPTERS_DIR/.fake.wasm.$$.partial"
+cp "$FAKE_BUILT" "$partial"
+mv -f "$partial" "$TESTING_ADAPTERS_DIR/fake.wasm"
+info "$(wc -c <"$TESTING_ADAPTERS_DIR/fake.wasm") bytes from $FAKE_BUILT"
 
 step "Building the host (release)"
 cargo build --release -p envhost || die "building the host (host/) failed"

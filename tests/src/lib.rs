@@ -783,3 +783,543 @@ pub fn containers_named_like(fragment: &str) -> Vec<String> {
         "{{.Names}}",
     ])
 }
+
+// ---------------------------------------------------------------------------
+// Hosts that crash: SIGKILL, restart on the same state, several hosts on one
+// engine. Used by the lease, crash and recovery tests.
+// ---------------------------------------------------------------------------
+
+/// Config of a [`CrashableHost`]. `{listen}` is replaced by the address the host
+/// listens on.
+///
+/// Containers stop within a second on destroy, so that tests that destroy many
+/// environments stay fast. `max_ttl` is one hour, so that tests can ask for a
+/// longer lease and see it rejected.
+pub const CRASHABLE_CONFIG: &str = r#"
+[server]
+listen = "{listen}"
+
+[state]
+path = "state/envhost.db"
+
+[adapters]
+dir = "adapters"
+default = "docker"
+
+[adapters.docker.options]
+defaultImage = "envhost/busybox:test"
+stopGraceSeconds = 1
+
+[leases]
+default_ttl = "10m"
+max_ttl = "1h"
+
+[policy]
+allowed_images = ["envhost/*"]
+workspace_roots = ["workspaces"]
+"#;
+
+/// Maximum lease (`max_ttl`) of [`CRASHABLE_CONFIG`], in milliseconds.
+pub const CRASHABLE_MAX_TTL_MS: u64 = 3_600_000;
+
+/// Label on the containers of a host that carries its host id.
+pub const HOST_LABEL: &str = "envhost.host";
+
+/// Label on the containers of a host that carries the environment id.
+pub const ENVIRONMENT_LABEL: &str = "envhost.environment";
+
+/// An `envhost serve` that a test can kill with SIGKILL at any moment and start
+/// again on the same config, state database, adapters folder and port.
+///
+/// Dropping it kills the host and removes the containers and networks labelled
+/// with its host id, and nothing else, so that several of them can share the
+/// engine.
+pub struct CrashableHost {
+    process: Option<Child>,
+    binary: PathBuf,
+    config_path: PathBuf,
+    base_url: String,
+    client: reqwest::Client,
+    /// `None` only while dropping, when a failing test keeps the folder.
+    dir: Option<TempDir>,
+    log_path: PathBuf,
+    /// The `envhost.host` label of this host's containers, once seen.
+    host_id: Mutex<Option<String>>,
+    /// Environment ids seen in responses; when the log does not show the host
+    /// id, it is read off the labels of their containers.
+    environment_ids: Mutex<BTreeSet<String>>,
+}
+
+impl CrashableHost {
+    /// Starts a host with [`CRASHABLE_CONFIG`] and the Docker adapter, and
+    /// waits until `/healthz` responds.
+    ///
+    /// # Panics
+    ///
+    /// As [`Host::start`].
+    pub async fn start() -> CrashableHost {
+        let binary = host_binary();
+        let adapter = docker_adapter();
+        require_docker();
+
+        let dir = tempfile::Builder::new()
+            .prefix("envhost-e2e-crash-")
+            .tempdir()
+            .expect("failed to create a temporary folder for the host");
+        for folder in ["adapters", "state", "workspaces"] {
+            fs::create_dir_all(dir.path().join(folder))
+                .unwrap_or_else(|err| panic!("failed to create the `{folder}` folder: {err}"));
+        }
+        fs::copy(&adapter, dir.path().join("adapters/docker.wasm")).unwrap_or_else(|err| {
+            panic!(
+                "failed to copy `{}` into the adapters folder: {err}",
+                adapter.display()
+            )
+        });
+
+        let listen = format!("127.0.0.1:{}", free_port());
+        let config_path = dir.path().join("envhost.toml");
+        fs::write(&config_path, CRASHABLE_CONFIG.replace("{listen}", &listen))
+            .expect("failed to write the host's config");
+
+        let mut host = CrashableHost {
+            process: None,
+            binary,
+            config_path,
+            base_url: format!("http://{listen}"),
+            client: reqwest::Client::builder()
+                .timeout(Duration::from_secs(30))
+                .build()
+                .expect("failed to build the HTTP client"),
+            log_path: dir.path().join("envhost.log"),
+            dir: Some(dir),
+            host_id: Mutex::new(None),
+            environment_ids: Mutex::new(BTreeSet::new()),
+        };
+        host.start_again().await;
+        host
+    }
+
+    /// Starts the host process on this host's folder and port, and waits until
+    /// `/healthz` responds. The host recovers from its state before it
+    /// responds, so recovery is done when this returns.
+    ///
+    /// # Panics
+    ///
+    /// Panics when the process is still running, and with the host's log when
+    /// it does not start.
+    pub async fn start_again(&mut self) {
+        if let Some(process) = self.process.as_mut() {
+            let running = matches!(process.try_wait(), Ok(None));
+            assert!(
+                !running,
+                "start_again called while envhost is still running"
+            );
+        }
+
+        // Appends, so that the log shows every run of the host in order.
+        let log = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log_path)
+            .expect("failed to open the host's log file");
+        let log_for_stderr = log
+            .try_clone()
+            .expect("failed to share the host's log file");
+        let process = Command::new(&self.binary)
+            .arg("serve")
+            .arg("--config")
+            .arg(&self.config_path)
+            .current_dir(self.dir())
+            .env("ENVHOST_LOG", "info,envhost=debug")
+            .stdin(Stdio::null())
+            .stdout(log)
+            .stderr(log_for_stderr)
+            .spawn()
+            .unwrap_or_else(|err| panic!("failed to start `{}`: {err}", self.binary.display()));
+        self.process = Some(process);
+        self.wait_until_healthy().await;
+    }
+
+    /// Kills the host process with SIGKILL and waits for it to exit. Requests
+    /// in flight fail; containers keep running.
+    pub fn kill(&mut self) {
+        if let Some(process) = self.process.as_mut() {
+            // `Child::kill` sends SIGKILL on Unix.
+            let _ = process.kill();
+            let _ = process.wait();
+        }
+    }
+
+    /// Returns the API's base URL, such as `http://127.0.0.1:40123`.
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    /// Returns the host's temporary folder (config, state, adapters, workspaces).
+    pub fn dir(&self) -> &Path {
+        self.dir
+            .as_ref()
+            .expect("the host's folder exists until drop")
+            .path()
+    }
+
+    /// Returns what the host has logged so far, over all its runs.
+    pub fn log(&self) -> String {
+        fs::read_to_string(&self.log_path).unwrap_or_default()
+    }
+
+    /// Sends `GET {path}` to the API.
+    pub async fn get(&self, path: &str) -> Response {
+        self.send_or_fail(self.client.get(self.url(path))).await
+    }
+
+    /// Sends `POST {path}` with a JSON body to the API.
+    pub async fn post(&self, path: &str, body: &Value) -> Response {
+        self.send_or_fail(self.client.post(self.url(path)).json(body))
+            .await
+    }
+
+    /// Sends `PUT {path}` with a JSON body to the API.
+    pub async fn put(&self, path: &str, body: &Value) -> Response {
+        self.send_or_fail(self.client.put(self.url(path)).json(body))
+            .await
+    }
+
+    /// Sends `DELETE {path}` to the API.
+    pub async fn delete(&self, path: &str) -> Response {
+        self.send_or_fail(self.client.delete(self.url(path))).await
+    }
+
+    /// Creates an environment and returns its descriptor.
+    ///
+    /// # Panics
+    ///
+    /// Panics with the response and the host's log unless the status is 201
+    /// and the body has an `environmentId`.
+    pub async fn create(&self, body: &Value) -> Value {
+        let response = self.post("/v1/environments", body).await;
+        if response.status != StatusCode::CREATED || !response.body["environmentId"].is_string() {
+            self.fail(&format!(
+                "create returned {}, expected 201 with a descriptor: {}",
+                response.status, response.text
+            ));
+        }
+        response.body
+    }
+
+    /// Polls `GET /v1/environments?status={expected}` until it lists `id`, and
+    /// returns that descriptor. The list returns stored records and does not
+    /// ask the adapter for the current status, so polling adds no adapter
+    /// calls to what the test observes.
+    ///
+    /// # Panics
+    ///
+    /// Panics with the environment's stored record when it is not listed
+    /// within `timeout`.
+    pub async fn wait_for_listed_status(
+        &self,
+        id: &str,
+        expected: &str,
+        timeout: Duration,
+    ) -> Value {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let response = self
+                .get(&format!("/v1/environments?status={expected}"))
+                .await;
+            let listed = response
+                .body
+                .as_array()
+                .and_then(|items| items.iter().find(|item| item["environmentId"] == id));
+            if let Some(descriptor) = listed {
+                return descriptor.clone();
+            }
+            if Instant::now() >= deadline {
+                let all = self.get("/v1/environments").await;
+                let record = all
+                    .body
+                    .as_array()
+                    .and_then(|items| items.iter().find(|item| item["environmentId"] == id))
+                    .cloned()
+                    .unwrap_or(Value::Null);
+                self.fail(&format!(
+                    "environment `{id}` was not listed as `{expected}` within {timeout:?}: \
+                     stored record {record}"
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Runs the `envhost` binary as a client of this host with the given
+    /// arguments, and returns its output.
+    pub fn run_cli(&self, args: &[&str]) -> std::process::Output {
+        Command::new(&self.binary)
+            .arg("--api")
+            .arg(&self.base_url)
+            .args(args)
+            .env_remove("ENVHOST_API")
+            .env_remove("ENVHOST_TOKEN_FILE")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap_or_else(|err| panic!("failed to run `envhost {}`: {err}", args.join(" ")))
+    }
+
+    /// Returns the host id stamped on this host's containers as `envhost.host`,
+    /// and keeps it once found. It is read from the host's start-up log, or
+    /// else off the containers of environments seen so far, and is `None`
+    /// when neither contains it.
+    pub fn host_id(&self) -> Option<String> {
+        let mut known = self.host_id.lock().expect("host id poisoned");
+        if known.is_none() {
+            *known = host_id_from_log(&self.log());
+        }
+        if known.is_none() {
+            let ids = self
+                .environment_ids
+                .lock()
+                .expect("environment id set poisoned")
+                .clone();
+            *known = ids.iter().find_map(|id| host_label_of_environment(id));
+        }
+        known.clone()
+    }
+
+    /// Returns the ids of all containers, running or not, labelled with this
+    /// host's id.
+    ///
+    /// # Panics
+    ///
+    /// Panics when the host id is not known yet (see [`CrashableHost::host_id`]).
+    pub fn containers(&self) -> Vec<String> {
+        let host_id = self.host_id().unwrap_or_else(|| {
+            self.fail("the host id is not known: no environment has a container")
+        });
+        docker_lines(&[
+            "ps",
+            "--all",
+            "--quiet",
+            "--filter",
+            &format!("label={HOST_LABEL}={host_id}"),
+        ])
+    }
+
+    /// Panics with `message` and the tail of the host's log.
+    pub fn fail(&self, message: &str) -> ! {
+        let log = self.log();
+        let lines: Vec<&str> = log.lines().collect();
+        let tail = lines[lines.len().saturating_sub(LOG_TAIL_LINES)..].join("\n");
+        panic!("{message}\n--- host log (last {LOG_TAIL_LINES} lines) ---\n{tail}")
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base_url)
+    }
+
+    async fn send_or_fail(&self, request: reqwest::RequestBuilder) -> Response {
+        match self.send(request).await {
+            Ok(response) => response,
+            Err(err) => self.fail(&err),
+        }
+    }
+
+    async fn send(&self, request: reqwest::RequestBuilder) -> Result<Response, String> {
+        let response = request
+            .send()
+            .await
+            .map_err(|err| format!("request to the host failed: {err}"))?;
+        let status = response.status();
+        let content_type = response
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_owned);
+        let text = response
+            .text()
+            .await
+            .map_err(|err| format!("failed to read a response body ({status}): {err}"))?;
+        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+        self.remember_environment(&body);
+        Ok(Response {
+            status,
+            content_type,
+            text,
+            body,
+        })
+    }
+
+    fn remember_environment(&self, body: &Value) {
+        let descriptors = match body {
+            Value::Array(items) => items.iter().collect(),
+            other => vec![other],
+        };
+        let mut ids = self
+            .environment_ids
+            .lock()
+            .expect("environment id set poisoned");
+        for descriptor in descriptors {
+            if let Some(id) = descriptor["environmentId"].as_str() {
+                ids.insert(id.to_owned());
+            }
+        }
+    }
+
+    async fn wait_until_healthy(&mut self) {
+        let deadline = Instant::now() + STARTUP_TIMEOUT;
+        let url = self.url("/healthz");
+        loop {
+            let response = self.client.get(&url).send().await;
+            if response.is_ok_and(|response| response.status() == StatusCode::OK) {
+                return;
+            }
+            let process = self.process.as_mut().expect("the host was started");
+            if let Ok(Some(exit)) = process.try_wait() {
+                self.fail(&format!("envhost exited while starting ({exit})"));
+            }
+            if Instant::now() >= deadline {
+                self.fail(&format!(
+                    "envhost did not respond at {url} within {STARTUP_TIMEOUT:?}"
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+impl Drop for CrashableHost {
+    fn drop(&mut self) {
+        // Kill first, so that the host does not adopt or collect containers
+        // while they are being removed.
+        self.kill();
+        if let Some(host_id) = self.host_id() {
+            remove_labelled(&format!("label={HOST_LABEL}={host_id}"));
+        }
+
+        if std::thread::panicking()
+            && let Some(dir) = self.dir.take()
+        {
+            let kept = dir.keep();
+            eprintln!(
+                "envhost e2e: kept the failed host's folder {} (log: envhost.log)",
+                kept.display()
+            );
+        }
+    }
+}
+
+/// Returns the first `host_id=` field of a host's log, with terminal colour
+/// codes removed.
+fn host_id_from_log(log: &str) -> Option<String> {
+    let mut plain = String::with_capacity(log.len());
+    let mut chars = log.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            // An SGR sequence such as `ESC [ 3 m` ends with `m`.
+            for c in chars.by_ref() {
+                if c == 'm' {
+                    break;
+                }
+            }
+        } else {
+            plain.push(c);
+        }
+    }
+
+    let start = plain.find("host_id=")? + "host_id=".len();
+    let id: String = plain[start..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .collect();
+    (!id.is_empty()).then_some(id)
+}
+
+/// Returns the `envhost.host` label of the containers of an environment, when
+/// it has containers and they all carry the same one.
+pub fn host_label_of_environment(environment_id: &str) -> Option<String> {
+    let hosts: BTreeSet<String> = docker_lines(&[
+        "ps",
+        "--all",
+        "--filter",
+        &format!("label={ENVIRONMENT_LABEL}={environment_id}"),
+        "--format",
+        &format!("{{{{.Label \"{HOST_LABEL}\"}}}}"),
+    ])
+    .into_iter()
+    .collect();
+    if hosts.len() == 1 {
+        hosts.into_iter().next()
+    } else {
+        None
+    }
+}
+
+/// Returns the `envhost.environment` label of every container labelled with
+/// the given host id, one entry per container (empty when unlabelled).
+pub fn environments_of_host_containers(host_id: &str) -> Vec<String> {
+    docker_lines(&[
+        "ps",
+        "--all",
+        "--filter",
+        &format!("label={HOST_LABEL}={host_id}"),
+        "--format",
+        &format!("{{{{.ID}}}} {{{{.Label \"{ENVIRONMENT_LABEL}\"}}}}"),
+    ])
+    .into_iter()
+    .map(|line| {
+        line.split_once(' ')
+            .map(|(_, environment)| environment.trim().to_owned())
+            .unwrap_or_default()
+    })
+    .collect()
+}
+
+/// Runs `docker run --detach` of the test image with the given labels and
+/// name, as if a host had created it, and returns the container id.
+///
+/// # Panics
+///
+/// Panics with docker's error output when the container can not be created.
+pub fn run_labelled_container(name: &str, labels: &[(&str, &str)]) -> String {
+    let mut command = Command::new("docker");
+    command.args(["run", "--detach", "--name", name]);
+    for (key, value) in labels {
+        command.arg("--label").arg(format!("{key}={value}"));
+    }
+    let output = command
+        .arg(TEST_IMAGE)
+        .stdin(Stdio::null())
+        .output()
+        .expect("failed to run `docker run`");
+    assert!(
+        output.status.success(),
+        "`docker run` of `{name}` failed: {}",
+        String::from_utf8_lossy(&output.stderr).trim()
+    );
+    String::from_utf8_lossy(&output.stdout).trim().to_owned()
+}
+
+/// Returns whether a container with this name or id exists, running or not.
+pub fn container_exists(name_or_id: &str) -> bool {
+    Command::new("docker")
+        .args(["container", "inspect", "--format", "{{.Id}}", name_or_id])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|status| status.success())
+}
+
+/// Removes the containers and networks that match a docker `--filter`, such as
+/// `label=envhost.host=…`, reporting failures without panicking.
+pub fn remove_labelled(filter: &str) {
+    let containers = docker_lines(&["ps", "--all", "--quiet", "--filter", filter]);
+    if !containers.is_empty() {
+        let mut args = vec!["rm", "--force", "--volumes"];
+        args.extend(containers.iter().map(String::as_str));
+        run_docker_quietly(&args);
+    }
+    for network in docker_lines(&["network", "ls", "--quiet", "--filter", filter]) {
+        run_docker_quietly(&["network", "rm", &network]);
+    }
+}

@@ -217,28 +217,40 @@ impl EnvironmentService {
         }
     }
 
-    /// Refreshes a live record from its adapter and stores any change.
-    async fn refresh(
-        &self,
-        mut record: EnvironmentRecord,
-    ) -> Result<EnvironmentRecord, ServiceError> {
+    /// Refreshes a live record from its adapter and stores any change. The
+    /// caller must not hold the environment's lock: this takes it.
+    async fn refresh(&self, record: EnvironmentRecord) -> Result<EnvironmentRecord, ServiceError> {
         let is_started_environment =
             record.kind == RecordKind::Environment || record.start_request.is_some();
-        if record.status.is_terminal() || !is_started_environment {
+        let is_settled = record.status.is_terminal() || record.status == Status::Terminating;
+        if is_settled || !is_started_environment {
             return Ok(record);
         }
         let Some(adapter) = self.registry.get(&record.adapter) else {
             return Ok(record);
         };
-        let request_metadata = request_metadata(&record);
-        match adapter.get_status(&record.id).await {
+        let outcome = adapter.get_status(&record.id).await;
+
+        // A destroy or a lease collection may have run while the adapter was
+        // asked; it stops the container, which would read as a failure here.
+        // So the answer is applied under the environment's lock, and only to
+        // a record that nobody changed meanwhile.
+        let _guard = self.lock(&record.id).await;
+        let Some(mut current) = self.get_record(&record.id).await? else {
+            return Ok(record);
+        };
+        if current.updated_at != record.updated_at || current.status != record.status {
+            return Ok(current);
+        }
+        let request_metadata = request_metadata(&current);
+        match outcome {
             Ok(state) => {
-                let changed = state.status != record.status
-                    || state.reason != record.reason
-                    || state.endpoints != record.endpoints;
+                let changed = state.status != current.status
+                    || state.reason != current.reason
+                    || state.endpoints != current.endpoints;
                 if changed {
-                    Self::apply_state(&mut record, &request_metadata, state);
-                    self.update_record(&record).await?;
+                    Self::apply_state(&mut current, &request_metadata, state);
+                    self.update_record(&current).await?;
                 }
             }
             Err(CallError::Provider {
@@ -246,18 +258,18 @@ impl EnvironmentService {
                 message,
                 ..
             }) => {
-                record.status = Status::Failed;
-                record.reason = Some(format!("environment vanished from its backend: {message}"));
-                record.updated_at = model::now();
-                self.update_record(&record).await?;
+                current.status = Status::Failed;
+                current.reason = Some(format!("environment vanished from its backend: {message}"));
+                current.updated_at = model::now();
+                self.update_record(&current).await?;
             }
             Err(err) => {
-                // The stored record is still the best answer; the caller sees
-                // it, the operator sees the log.
-                tracing::warn!(environment = %record.id, adapter = %record.adapter, error = %err, "status refresh failed");
+                // The stored record is still the best status to return; the
+                // operator sees the failure in the log.
+                tracing::warn!(environment = %current.id, adapter = %current.adapter, error = %err, "status refresh failed");
             }
         }
-        Ok(record)
+        Ok(current)
     }
 }
 

@@ -2,10 +2,11 @@
 //! back in line after the host stopped, however it stopped.
 
 use std::collections::HashMap;
+use std::path::Path;
 use std::time::Duration;
 
 use super::EnvironmentService;
-use crate::model::{self, Status};
+use crate::model::{self, CreateRequest, Status};
 use crate::state::{EnvironmentRecord, RecordKind};
 
 /// Summary of what recovery found and did, for the start-up log.
@@ -89,6 +90,11 @@ impl EnvironmentService {
         if is_unstarted_reservation {
             return record;
         }
+        let is_interrupted_create =
+            record.kind == RecordKind::Environment && record.status == Status::Provisioning;
+        if is_interrupted_create {
+            return self.finish_create(record).await;
+        }
         let fallback = record.clone();
         match self.refresh(record).await {
             Ok(record) => {
@@ -109,6 +115,60 @@ impl EnvironmentService {
                 fallback
             }
         }
+    }
+
+    /// Runs the create of a record left `provisioning` again. Adapter creates
+    /// are idempotent (the container name derives from the id), so this
+    /// adopts and starts whatever the interrupted create made. When it fails,
+    /// the record ends `failed` and the containers are removed by label.
+    async fn finish_create(&self, mut record: EnvironmentRecord) -> EnvironmentRecord {
+        let id = record.id.clone();
+        let outcome = match self.registry.get(&record.adapter) {
+            None => Err(format!("adapter `{}` is not loaded", record.adapter)),
+            Some(adapter) => {
+                let request: Result<CreateRequest, _> =
+                    serde_json::from_value(record.request.clone());
+                match request {
+                    Err(err) => Err(format!("the stored request does not decode: {err}")),
+                    Ok(request) => {
+                        let ttl_ms = request.ttl_ms.unwrap_or_default();
+                        let workspace = request
+                            .workspace_path
+                            .as_deref()
+                            .map(|path| self.containers.policy().check_workspace(Path::new(path)))
+                            .transpose()
+                            .map_err(|err| err.to_string());
+                        match workspace {
+                            Err(err) => Err(err),
+                            Ok(workspace) => adapter
+                                .create(&id, &request, ttl_ms, workspace.as_deref())
+                                .await
+                                .map(|state| (state, request.metadata))
+                                .map_err(|err| err.to_string()),
+                        }
+                    }
+                }
+            }
+        };
+        match outcome {
+            Ok((state, request_metadata)) => {
+                Self::apply_state(&mut record, &request_metadata, state);
+                tracing::info!(environment = %id, status = %record.status, "finished a create interrupted by a host restart");
+            }
+            Err(err) => {
+                tracing::warn!(environment = %id, error = %err, "could not finish a create interrupted by a host restart");
+                if let Err(err) = self.containers.remove_environment_containers(&id).await {
+                    tracing::warn!(environment = %id, error = %err, "failed to clean up an interrupted create");
+                }
+                record.status = Status::Failed;
+                record.reason = Some(format!("create interrupted by a host restart: {err}"));
+                record.updated_at = model::now();
+            }
+        }
+        if let Err(err) = self.update_record(&record).await {
+            tracing::error!(environment = %id, error = %err, "failed to record the outcome of an interrupted create");
+        }
+        record
     }
 
     /// Completes a destroy that a previous run began.
