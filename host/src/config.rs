@@ -285,11 +285,18 @@ impl Config {
     /// Fails when the file can not be read, or for any reason of
     /// [`Config::parse`].
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        // An absolute source makes every resolved path absolute, so that they
+        // mean the same after a change of directory and match the absolute
+        // paths the directory watcher reports.
+        let path = std::path::absolute(path).map_err(|source| ConfigError::Read {
             path: path.to_owned(),
             source,
         })?;
-        Config::parse(&text, path)
+        let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read {
+            path: path.clone(),
+            source,
+        })?;
+        Config::parse(&text, &path)
     }
 
     /// Parses and validates config text. `source` is the file it came from:

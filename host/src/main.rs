@@ -50,8 +50,10 @@ fn init_tracing(format: LogFormat) {
         }
     };
 
+    // Colour codes only help a terminal; in a log file they are noise.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr);
     match format {
         LogFormat::Text => builder.init(),

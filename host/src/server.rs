@@ -39,6 +39,7 @@ pub async fn serve(config_path: &Path) -> anyhow::Result<()> {
     api::require_token_for(config.server.listen, token.as_deref())
         .map_err(|message| anyhow::anyhow!(message))?;
 
+    let _state_lock = lock_state(&config.state.path)?;
     let store = open_store(&config.state.path).await?;
     let host_id = store
         .host_id()
@@ -179,6 +180,38 @@ fn read_token(config: &Config) -> anyhow::Result<Option<String>> {
         path.display()
     );
     Ok(Some(token))
+}
+
+/// Takes an exclusive lock next to the state database, held until the
+/// process exits. Two hosts on one database would share a host id and
+/// collect each other's leases and containers, so the second one must not
+/// start.
+fn lock_state(database: &Path) -> anyhow::Result<std::fs::File> {
+    let mut lock_path = database.as_os_str().to_owned();
+    lock_path.push(".lock");
+    let lock_path = std::path::PathBuf::from(lock_path);
+    if let Some(parent) = lock_path.parent() {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("failed to create state directory `{}`", parent.display()))?;
+    }
+    let file = std::fs::File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .with_context(|| format!("failed to open state lock `{}`", lock_path.display()))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => anyhow::bail!(
+            "state database `{}` is in use by another envhost process (lock `{}` is held): \
+             stop it, or give this host its own `[state] path`",
+            database.display(),
+            lock_path.display()
+        ),
+        Err(std::fs::TryLockError::Error(err)) => {
+            Err(err).with_context(|| format!("failed to lock `{}`", lock_path.display()))
+        }
+    }
 }
 
 async fn open_store(path: &Path) -> anyhow::Result<Arc<dyn Store>> {

@@ -28,10 +28,41 @@ where
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
         let limit = request.extensions().get::<BodyLimit>().map(|limit| limit.0);
-        match Json::<T>::from_request(request, state).await {
-            Ok(Json(value)) => Ok(Self(value)),
-            Err(rejection) => Err(Problem::from_json_rejection(rejection, limit)),
+        let Json(value) = Json::<serde_json::Value>::from_request(request, state)
+            .await
+            .map_err(|rejection| Problem::from_json_rejection(rejection, limit))?;
+
+        // serde's derived structs also accept a JSON array, filling fields in
+        // order and skipping the unknown-field check, so `[5]` would read as
+        // `{"ttlMs": 5}`. Every request body of this API is an object.
+        if !value.is_object() {
+            return Err(Problem::invalid_request(format!(
+                "invalid JSON body: expected a JSON object, got {}",
+                json_kind(&value)
+            )));
         }
+        serde_path_to_error::deserialize(value)
+            .map(Self)
+            .map_err(|err| {
+                let path = err.path().to_string();
+                let detail = if path == "." {
+                    format!("invalid JSON body: {}", err.inner())
+                } else {
+                    format!("invalid JSON body: {path}: {}", err.inner())
+                };
+                Problem::invalid_request(detail)
+            })
+    }
+}
+
+fn json_kind(value: &serde_json::Value) -> &'static str {
+    match value {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::Object(_) => "an object",
     }
 }
 

@@ -441,6 +441,25 @@ async fn renew_without_ttl_is_400_naming_the_field() {
 }
 
 #[tokio::test]
+async fn array_body_is_rejected_not_read_in_order() {
+    let harness = Harness::new();
+    let request = Request::put("/v1/environments/env-4/lease")
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from("[5]"))
+        .unwrap();
+
+    let reply = harness.send(request).await;
+
+    assert_problem(&reply, StatusCode::BAD_REQUEST, "invalid-request");
+    assert!(
+        detail(&reply).contains("expected a JSON object"),
+        "{}",
+        detail(&reply)
+    );
+    assert_eq!(*harness.fake.last_renew.lock().unwrap(), None);
+}
+
+#[tokio::test]
 async fn adapters_lists_summaries() {
     let reply = Harness::new().call(Method::GET, "/v1/adapters").await;
 
