@@ -18,28 +18,41 @@ pub enum Component {
     /// The deliberately broken guest (`guests/testing/broken`); override
     /// with `ENVHOST_BROKEN_ADAPTER`.
     Broken,
+    /// The example Python adapter (`examples/python-adapter`, built by its
+    /// `build.sh`); override with `ENVHOST_PYTHON_ADAPTER`.
+    Python,
 }
 
 impl Component {
     /// Returns the path of the built component, checking that it exists.
+    ///
+    /// # Panics
+    ///
+    /// Panics, saying how to build it, when the component is missing.
     pub fn path(self) -> PathBuf {
         let (variable, built) = match self {
             Component::Docker => return docker_adapter(),
             Component::Ledger => (
                 "ENVHOST_LEDGER_ADAPTER",
-                "wasm32-wasip2/release/ledger_adapter.wasm",
+                target_dir().join("wasm32-wasip2/release/ledger_adapter.wasm"),
             ),
             Component::Broken => (
                 "ENVHOST_BROKEN_ADAPTER",
-                "wasm32-wasip2/guest/envhost_broken_adapter.wasm",
+                target_dir().join("wasm32-wasip2/guest/envhost_broken_adapter.wasm"),
+            ),
+            Component::Python => (
+                "ENVHOST_PYTHON_ADAPTER",
+                Path::new(env!("CARGO_MANIFEST_DIR"))
+                    .join("../examples/python-adapter/build/pyledger.wasm"),
             ),
         };
         let path = std::env::var_os(variable)
             .map(PathBuf::from)
-            .unwrap_or_else(|| target_dir().join(built));
+            .unwrap_or(built);
         assert!(
             path.is_file(),
-            "the adapter component `{}` is missing: run scripts/build.sh (or set {variable})",
+            "the adapter component `{}` is missing: run scripts/build.sh, or \
+             examples/python-adapter/build.sh for the Python example (or set {variable})",
             path.display()
         );
         path
