@@ -4,7 +4,7 @@ Like the Rust example in examples/rust-adapter, each environment is a record:
 a container that is created but never started, so it runs no process. The
 host makes a fresh instance for every call, so nothing kept in Python memory
 survives to the next call; the record in the engine is what lets get-status
-answer `not-found` for unknown ids and for destroyed environments.
+return `not-found` for unknown ids and for destroyed environments.
 
 The classes below implement the WIT exports of the world
 `envhost:provider/adapter@0.2.0`. A failed call raises `Err` with a
