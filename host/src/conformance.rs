@@ -13,10 +13,9 @@ mod report;
 mod rules;
 
 use std::path::Path;
-use std::sync::Arc;
 use std::time::Duration;
 
-use crate::adapters::{GuestLimits, LoadError, Runtime};
+use crate::adapters::{GuestLimits, Runtime};
 use crate::container::{ContainerHost, Policy};
 use crate::ids::HostId;
 
@@ -134,7 +133,7 @@ pub async fn run(file: &Path, settings: &Settings) -> anyhow::Result<Report> {
         results: Vec::new(),
     };
 
-    let adapter = match load(&runtime, file, &settings.options).await {
+    let adapter = match runtime.load_file(file, &settings.options).await {
         Ok(adapter) => adapter,
         Err(err) => {
             report.results = rules::not_loaded(&err.to_string());
@@ -148,14 +147,6 @@ pub async fn run(file: &Path, settings: &Settings) -> anyhow::Result<Report> {
 
     report.results = rules::check(&adapter, containers.as_ref().ok()).await;
     Ok(report)
-}
-
-async fn load(
-    runtime: &Arc<Runtime>,
-    file: &Path,
-    options: &serde_json::Value,
-) -> Result<crate::adapters::Adapter, LoadError> {
-    runtime.load_file(file, options).await
 }
 
 fn capability_names(capabilities: &crate::model::Capabilities) -> Vec<&'static str> {

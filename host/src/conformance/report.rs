@@ -57,3 +57,76 @@ pub fn render(report: &Report) -> String {
     text += &format!("\n{passed} passed, {failed} failed, {skipped} skipped\n");
     text
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::conformance::RuleResult;
+
+    fn report(results: Vec<RuleResult>) -> Report {
+        Report {
+            adapter: "broken".to_owned(),
+            version: Some("0.1.0".to_owned()),
+            wit_version: Some("0.2.0".to_owned()),
+            capabilities: Vec::new(),
+            docker: Err("engine not reachable".to_owned()),
+            load_time: None,
+            results,
+        }
+    }
+
+    #[test]
+    fn render_lists_each_rule_and_totals() {
+        let report = report(vec![
+            RuleResult {
+                rule: "loads",
+                outcome: Outcome::Pass("version 0.1.0".to_owned()),
+            },
+            RuleResult {
+                rule: "destroy-is-idempotent",
+                outcome: Outcome::Fail("second destroy failed".to_owned()),
+            },
+            RuleResult {
+                rule: "start-is-idempotent",
+                outcome: Outcome::Skip("no two-phase".to_owned()),
+            },
+        ]);
+        let text = render(&report);
+
+        assert!(
+            text.contains("PASS  loads                  version 0.1.0\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("FAIL  destroy-is-idempotent  second destroy failed\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("SKIP  start-is-idempotent    no two-phase\n"),
+            "{text}"
+        );
+        assert!(text.contains("capabilities: none optional\n"), "{text}");
+        assert!(text.contains("engine not reachable"), "{text}");
+        assert!(text.ends_with("1 passed, 1 failed, 1 skipped\n"), "{text}");
+    }
+
+    #[test]
+    fn report_with_a_failure_does_not_pass() {
+        let failing = report(vec![RuleResult {
+            rule: "loads",
+            outcome: Outcome::Fail("bad options".to_owned()),
+        }]);
+        let skipping = report(vec![RuleResult {
+            rule: "loads",
+            outcome: Outcome::Skip("not reached".to_owned()),
+        }]);
+
+        assert!(!failing.passed());
+        assert!(skipping.passed());
+        assert_eq!(
+            failing.outcome("loads"),
+            Some(&Outcome::Fail("bad options".to_owned()))
+        );
+        assert_eq!(failing.outcome("create-is-idempotent"), None);
+    }
+}

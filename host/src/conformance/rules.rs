@@ -432,3 +432,84 @@ fn reason_suffix(state: &AdapterState) -> String {
         None => String::new(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Endpoint;
+
+    fn state(status: Status) -> AdapterState {
+        AdapterState {
+            status,
+            reason: None,
+            endpoints: Vec::new(),
+            metadata: model::JsonObject::new(),
+        }
+    }
+
+    fn endpoint(name: &str, host: &str, port: u16, protocol: Protocol) -> Endpoint {
+        Endpoint {
+            name: name.to_owned(),
+            protocol,
+            host: host.to_owned(),
+            port,
+            path: None,
+        }
+    }
+
+    #[test]
+    fn live_statuses_are_valid_states() {
+        for status in LIVE {
+            assert_eq!(invalid_state(&state(status)), None, "{status:?}");
+        }
+        let failed = AdapterState {
+            reason: Some("exited with code 3".to_owned()),
+            ..state(Status::Failed)
+        };
+        let problem = invalid_state(&failed).expect("failed is not live");
+        assert!(
+            problem.contains("`failed` (exited with code 3)"),
+            "{problem}"
+        );
+    }
+
+    #[test]
+    fn malformed_endpoints_are_invalid_states() {
+        let cases = [
+            (
+                endpoint("", "127.0.0.1", 80, Protocol::Http),
+                "without a name",
+            ),
+            (endpoint("http", "", 80, Protocol::Http), "without a host"),
+            (endpoint("http", "127.0.0.1", 0, Protocol::Tcp), "port 0"),
+        ];
+        for (endpoint, expected) in cases {
+            let ready = AdapterState {
+                endpoints: vec![endpoint],
+                ..state(Status::Ready)
+            };
+            let problem = invalid_state(&ready).expect("endpoint is malformed");
+            assert!(problem.contains(expected), "{problem}");
+        }
+
+        let unix = AdapterState {
+            endpoints: vec![endpoint("socket", "/run/app.sock", 0, Protocol::Unix)],
+            ..state(Status::Ready)
+        };
+        assert_eq!(invalid_state(&unix), None);
+    }
+
+    #[test]
+    fn unloaded_adapter_fails_only_the_load_rule() {
+        let results = not_loaded("bad options");
+
+        assert_eq!(results.len(), RULES.len());
+        assert_eq!(results[0].rule, "loads");
+        assert_eq!(results[0].outcome, Outcome::Fail("bad options".to_owned()));
+        assert!(
+            results[1..]
+                .iter()
+                .all(|result| matches!(result.outcome, Outcome::Skip(_)))
+        );
+    }
+}
