@@ -2,7 +2,8 @@
 # Builds what the demo and the tests run: the Docker adapter component (wasm32-wasip2),
 # installed as target/adapters/docker.wasm; the testing adapter (guests/testing, WIT
 # 0.1.0), which the host's reload tests load from the build folder; the fake test
-# adapter; and the host binary (release). Honours CARGO_TARGET_DIR.
+# adapter; the broken adapter and the example Rust adapter, which the conformance
+# tests load; and the host binary (release). Honours CARGO_TARGET_DIR.
 #
 # The fake adapter goes to target/testing-adapters/fake.wasm, outside the adapters
 # folder, so that a demo host never loads it.
@@ -33,6 +34,14 @@ cargo build --profile guest --target "$WASM_TARGET" -p envhost-docker-adapter ||
 step "Building the testing adapter component (WIT 0.1.0, test fixture)"
 cargo build --profile guest --target "$WASM_TARGET" -p envhost-testing-adapter ||
     die "building the testing adapter (guests/testing) failed"
+
+step "Building the broken adapter component (conformance test fixture)"
+cargo build --profile guest --target "$WASM_TARGET" -p envhost-broken-adapter ||
+    die "building the broken adapter (guests/testing/broken) failed"
+
+step "Building the example Rust adapter (examples/rust-adapter, its own workspace)"
+(cd examples/rust-adapter && CARGO_TARGET_DIR="$CARGO_TARGET" cargo build --release --target "$WASM_TARGET") ||
+    die "building the example Rust adapter (examples/rust-adapter) failed"
 
 step "Installing the adapter as $ADAPTERS_DIR/docker.wasm"
 mkdir -p "$ADAPTERS_DIR"

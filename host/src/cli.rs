@@ -3,6 +3,7 @@
 
 mod check;
 mod client;
+mod conformance;
 mod output;
 mod parse;
 
@@ -14,6 +15,7 @@ use reqwest::{Method, StatusCode, Url};
 
 pub use check::check;
 pub use client::CliError;
+pub use conformance::conformance;
 
 use crate::environments::{EnvironmentLogs, ProbeRequest, ProbeResult};
 use crate::ids::EnvironmentId;
@@ -88,6 +90,19 @@ pub enum Command {
         /// Options passed to the adapter's `init`, as a JSON object.
         #[arg(long, value_name = "JSON", default_value = "{}", value_parser = parse_json_object)]
         options: serde_json::Value,
+    },
+    /// Check that an adapter honours the provider contract: load it in a test
+    /// host (with the local Docker engine when one is reachable), run every
+    /// contract rule and print pass, fail or skip per rule. Exits non-zero
+    /// when a rule fails.
+    Conformance {
+        /// Adapter component (`.wasm`).
+        file: PathBuf,
+        /// File with the options passed to the adapter's `init`: JSON when
+        /// it ends in `.json`, otherwise a TOML table like the host's
+        /// `[adapters.<name>.options]`. Default: no options (`{}`).
+        #[arg(long, value_name = "FILE")]
+        options: Option<PathBuf>,
     },
     #[command(flatten)]
     Client(ClientCommand),

@@ -9,6 +9,7 @@ pub mod adapters;
 pub mod api;
 pub mod cli;
 pub mod config;
+pub mod conformance;
 pub mod container;
 pub mod environments;
 pub mod ids;

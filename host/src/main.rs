@@ -26,6 +26,7 @@ async fn main() -> ExitCode {
             }
         },
         Command::Check { file, options } => cli::check(&file, &options).await,
+        Command::Conformance { file, options } => cli::conformance(&file, options.as_deref()).await,
         Command::Client(command) => match cli::run(cli.client, command).await {
             Ok(code) => ExitCode::from(code),
             Err(err) => {

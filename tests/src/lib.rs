@@ -22,6 +22,8 @@ use reqwest::StatusCode;
 use serde_json::Value;
 use tempfile::TempDir;
 
+pub mod conformance;
+
 /// Image every environment of the default config runs, built by
 /// `scripts/build-test-image.sh`.
 pub const TEST_IMAGE: &str = "envhost/busybox:test";
@@ -582,7 +584,7 @@ pub fn unique_id(prefix: &str) -> String {
 
 /// Returns the folder Cargo builds into: `CARGO_TARGET_DIR` when set, else the one holding
 /// this test executable (`<target>/<profile>/deps/<test>`).
-fn target_dir() -> PathBuf {
+pub(crate) fn target_dir() -> PathBuf {
     let workspace_root = Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .expect("the e2e crate lives in a folder of the workspace")
@@ -600,7 +602,7 @@ fn target_dir() -> PathBuf {
 }
 
 /// Returns the path of the release host binary, or `ENVHOST_BIN` when set.
-fn host_binary() -> PathBuf {
+pub(crate) fn host_binary() -> PathBuf {
     let path = std::env::var_os("ENVHOST_BIN")
         .map(PathBuf::from)
         .unwrap_or_else(|| target_dir().join("release").join("envhost"));
@@ -614,7 +616,7 @@ fn host_binary() -> PathBuf {
 
 /// Returns the path of the built Docker adapter component, or
 /// `ENVHOST_DOCKER_ADAPTER` when set.
-fn docker_adapter() -> PathBuf {
+pub(crate) fn docker_adapter() -> PathBuf {
     let path = std::env::var_os("ENVHOST_DOCKER_ADAPTER")
         .map(PathBuf::from)
         .unwrap_or_else(|| target_dir().join("wasm32-wasip2/guest/envhost_docker_adapter.wasm"));
@@ -627,7 +629,7 @@ fn docker_adapter() -> PathBuf {
 }
 
 /// Checks that a Docker engine responds and that the test image exists.
-fn require_docker() {
+pub(crate) fn require_docker() {
     let version = Command::new("docker")
         .args(["version", "--format", "{{.Server.Version}}"])
         .stdin(Stdio::null())

@@ -2,9 +2,9 @@
 
 use std::collections::BTreeSet;
 
-use crate::bindings::envhost::provider::container::PublishedPort;
-use crate::bindings::envhost::provider::types::{Endpoint, Protocol};
 use crate::options::{EndpointProtocol, Template, Transport};
+use envhost_guest::container::PublishedPort;
+use envhost_guest::types::{Endpoint, Protocol};
 
 /// Builds one endpoint per published container port.
 ///

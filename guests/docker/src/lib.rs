@@ -6,65 +6,25 @@
 //! `destroy` find it again: the adapter keeps no state between calls.
 //!
 //! The container logic lives in modules that the native test build covers
-//! (`cargo test -p envhost-docker-adapter`). wit-bindgen's generated imports
-//! compile natively as stubs that panic, so the tests never call them.
-
-mod bindings {
-    #![allow(unreachable_pub, missing_docs)]
-
-    wit_bindgen::generate!({
-        path: "../../wit/v0.2.0",
-        inline: "
-            package envhost:docker-adapter;
-
-            world docker {
-                include envhost:provider/adapter-two-phase@0.2.0;
-                export envhost:provider/logs@0.2.0;
-                export envhost:provider/exec-probe@0.2.0;
-            }
-        ",
-        world: "envhost:docker-adapter/docker",
-        additional_derives: [PartialEq],
-        generate_all,
-    });
-}
+//! (`cargo test -p envhost-docker-adapter`). The host imports compile
+//! natively as stubs that panic, so the tests never call them.
 
 mod endpoints;
 mod options;
 mod spec;
 mod status;
 
-use std::sync::{Mutex, PoisonError};
-
 use serde::{Deserialize, Serialize};
 
-use bindings::envhost::provider::container;
-use bindings::envhost::provider::log::{Level, log};
-use bindings::envhost::provider::types::{
-    AdapterInfo, CreateRequest, EnvironmentState, ProviderError, Reservation, ReserveRequest,
+use envhost_guest::container::{self, container_name};
+use envhost_guest::log::{Level, log};
+use envhost_guest::types::{
+    CreateRequest, EnvironmentState, ProbeResult, ProviderError, Reservation, ReserveRequest,
     Resources, StartRequest, Status,
 };
-use bindings::exports::envhost::provider::{exec_probe, logs, provider, two_phase};
+use envhost_guest::{ExecProbe, Logs, Provider, TwoPhase};
 use options::{Options, invalid};
 use spec::{Overrides, Workload};
-
-/// Options of this instance, set by `init`. The host makes a fresh instance
-/// for every call and calls `init` on it first.
-static OPTIONS: Mutex<Option<Options>> = Mutex::new(None);
-
-fn current_options() -> Result<Options, ProviderError> {
-    OPTIONS
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .clone()
-        .ok_or_else(|| {
-            ProviderError::Internal("adapter options are not set: `init` was not called".to_owned())
-        })
-}
-
-fn container_name(environment_id: &str) -> String {
-    format!("envhost-{environment_id}")
-}
 
 /// Data that `reserve` hands to `start` through the host.
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -76,31 +36,31 @@ struct ReservationData {
     template_id: Option<String>,
 }
 
-struct DockerAdapter;
+/// The adapter of one call, built by `init` from the options.
+struct DockerAdapter {
+    options: Options,
+}
 
-impl provider::Guest for DockerAdapter {
-    fn init(options: String) -> Result<(), ProviderError> {
-        let parsed = Options::parse(&options)?;
-        *OPTIONS.lock().unwrap_or_else(PoisonError::into_inner) = Some(parsed);
-        Ok(())
+impl Provider for DockerAdapter {
+    type Options = Options;
+    const NAME: &'static str = "docker";
+
+    fn new(options: Options) -> Result<Self, ProviderError> {
+        options.check()?;
+        Ok(DockerAdapter { options })
     }
 
-    fn metadata() -> AdapterInfo {
-        let templates: Vec<String> = current_options()
-            .map(|options| options.templates.into_keys().collect())
-            .unwrap_or_default();
-        AdapterInfo {
-            name: "docker".to_owned(),
-            version: env!("CARGO_PKG_VERSION").to_owned(),
-            custom_capabilities: serde_json::json!({ "templates": templates }).to_string(),
-        }
+    fn custom_capabilities(&self) -> serde_json::Value {
+        let templates: Vec<&String> = self.options.templates.keys().collect();
+        serde_json::json!({ "templates": templates })
     }
 
     fn create(
-        environment_id: String,
+        &self,
+        environment_id: &str,
         request: CreateRequest,
     ) -> Result<EnvironmentState, ProviderError> {
-        let options = current_options()?;
+        let options = &self.options;
         let overrides = Overrides {
             image: request.image,
             command: request.command,
@@ -108,30 +68,28 @@ impl provider::Guest for DockerAdapter {
             resources: request.resources,
             workspace_path: request.workspace_path,
         };
-        let workload = Workload::resolve(&options, request.template_id.as_deref(), overrides)?;
+        let workload = Workload::resolve(options, request.template_id.as_deref(), overrides)?;
 
         provision(
-            &options,
-            &environment_id,
+            options,
+            environment_id,
             &workload,
             options.network.as_deref(),
         )
     }
 
-    fn get_status(environment_id: String) -> Result<EnvironmentState, ProviderError> {
-        let options = current_options()?;
-        let info = container::inspect(&container_name(&environment_id))?;
-        Ok(status::environment_state(&options, &info, &[]))
+    fn get_status(&self, environment_id: &str) -> Result<EnvironmentState, ProviderError> {
+        let info = container::inspect(&container_name(environment_id))?;
+        Ok(status::environment_state(&self.options, &info, &[]))
     }
 
-    fn destroy(environment_id: String, reason: Option<String>) -> Result<(), ProviderError> {
-        let options = current_options()?;
-        let name = container_name(&environment_id);
-        let reason = reason.as_deref().unwrap_or("none given");
+    fn destroy(&self, environment_id: &str, reason: Option<&str>) -> Result<(), ProviderError> {
+        let name = container_name(environment_id);
+        let reason = reason.unwrap_or("none given");
 
         // A failed stop is not fatal: the forced remove below kills the
         // container anyway, and its error is the one that matters.
-        match container::stop(&name, options.stop_grace_seconds) {
+        match container::stop(&name, self.options.stop_grace_seconds) {
             Ok(()) | Err(ProviderError::NotFound(_)) => {}
             Err(err) => log(
                 Level::Warn,
@@ -153,12 +111,13 @@ impl provider::Guest for DockerAdapter {
     }
 }
 
-impl two_phase::Guest for DockerAdapter {
+impl TwoPhase for DockerAdapter {
     fn reserve(
-        environment_id: String,
+        &self,
+        environment_id: &str,
         request: ReserveRequest,
     ) -> Result<Reservation, ProviderError> {
-        let options = current_options()?;
+        let options = &self.options;
         let template_id = template_id_from_metadata(&request.metadata)?;
         options.template(template_id.as_deref())?;
 
@@ -181,11 +140,12 @@ impl two_phase::Guest for DockerAdapter {
     }
 
     fn start(
-        environment_id: String,
+        &self,
+        environment_id: &str,
         reservation: Reservation,
         request: StartRequest,
     ) -> Result<EnvironmentState, ProviderError> {
-        let options = current_options()?;
+        let options = &self.options;
         let data: ReservationData = if reservation.data.trim().is_empty() {
             ReservationData::default()
         } else {
@@ -201,39 +161,30 @@ impl two_phase::Guest for DockerAdapter {
             image: request.image,
             command: Vec::new(),
             env: request.env,
-            resources: Resources {
-                cpu: None,
-                memory: None,
-                disk: None,
-                gpu: None,
-            },
+            resources: Resources::none(),
             workspace_path: request.workspace_path,
         };
-        let workload = Workload::resolve(&options, data.template_id.as_deref(), overrides)?;
+        let workload = Workload::resolve(options, data.template_id.as_deref(), overrides)?;
 
-        provision(
-            &options,
-            &environment_id,
-            &workload,
-            data.network.as_deref(),
-        )
+        provision(options, environment_id, &workload, data.network.as_deref())
     }
 }
 
-impl logs::Guest for DockerAdapter {
-    fn logs(environment_id: String, tail: u32) -> Result<Vec<String>, ProviderError> {
-        container::logs(&container_name(&environment_id), tail)
+impl Logs for DockerAdapter {
+    fn logs(&self, environment_id: &str, tail: u32) -> Result<Vec<String>, ProviderError> {
+        container::logs(&container_name(environment_id), tail)
     }
 }
 
-impl exec_probe::Guest for DockerAdapter {
+impl ExecProbe for DockerAdapter {
     fn probe(
-        environment_id: String,
+        &self,
+        environment_id: &str,
         command: Vec<String>,
         timeout_ms: u32,
-    ) -> Result<exec_probe::ProbeResult, ProviderError> {
-        let output = container::exec(&container_name(&environment_id), &command, timeout_ms)?;
-        Ok(exec_probe::ProbeResult {
+    ) -> Result<ProbeResult, ProviderError> {
+        let output = container::exec(&container_name(environment_id), &command, timeout_ms)?;
+        Ok(ProbeResult {
             exit_code: output.exit_code,
             output: output.output,
             truncated: output.truncated,
@@ -311,7 +262,7 @@ fn provision(
     }
 }
 
-bindings::export!(DockerAdapter with_types_in bindings);
+envhost_guest::export_adapter!(DockerAdapter: TwoPhase, Logs, ExecProbe);
 
 #[cfg(test)]
 mod tests {

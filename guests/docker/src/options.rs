@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use envhost_guest::quantity::{parse_cpu_nanos, parse_memory_bytes};
 use serde::Deserialize;
 
-use crate::bindings::envhost::provider::types::ProviderError;
+use envhost_guest::types::ProviderError;
 
 /// Adapter options. Unknown keys are rejected, at every level, so that a
 /// misspelt key fails the load instead of being ignored.
@@ -154,7 +154,8 @@ where
 }
 
 impl Options {
-    /// Parses and checks the options JSON. An empty string counts as `{}`.
+    /// Parses and checks the options JSON as `init` does (through the SDK,
+    /// then [`Options::check`]). An empty string counts as `{}`.
     ///
     /// # Errors
     ///
@@ -162,26 +163,15 @@ impl Options {
     /// are an unknown key, a value of the wrong type, an `extraHosts` entry
     /// that is not `name:address` and a relative `workspaceMountPath`. A
     /// template with port 0 or an invalid cpu or memory quantity fails too.
+    #[cfg(test)]
     pub(crate) fn parse(json: &str) -> Result<Options, ProviderError> {
-        let json = if json.trim().is_empty() { "{}" } else { json };
-        let value: serde_json::Value = serde_json::from_str(json)
-            .map_err(|err| invalid(format!("invalid adapter options JSON: {err}")))?;
-        if !value.is_object() {
-            return Err(invalid(format!(
-                "adapter options must be a JSON object, got `{value}`"
-            )));
-        }
-
-        let options: Options = serde_path_to_error::deserialize(value).map_err(|err| {
-            let path = err.path().to_string();
-            let inner = err.into_inner();
-            invalid(format!("invalid adapter option `{path}`: {inner}"))
-        })?;
+        let options: Options = envhost_guest::options::parse(json)?;
         options.check()?;
         Ok(options)
     }
 
-    fn check(&self) -> Result<(), ProviderError> {
+    /// Checks what serde can not: see [`Options::parse`].
+    pub(crate) fn check(&self) -> Result<(), ProviderError> {
         if !self.workspace_mount_path.starts_with('/') {
             return Err(invalid(format!(
                 "invalid adapter option `workspaceMountPath`: `{}` is not an absolute path",

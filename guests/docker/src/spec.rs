@@ -3,11 +3,11 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use envhost_guest::quantity::{parse_cpu_nanos, parse_memory_bytes};
+pub(crate) use envhost_guest::container::{Limits, limits};
 
-use crate::bindings::envhost::provider::container::{ContainerSpec, Mount, Port};
-use crate::bindings::envhost::provider::types::{ProviderError, Resources};
 use crate::options::{Options, Template, invalid};
+use envhost_guest::container::{ContainerSpec, Mount, Port};
+use envhost_guest::types::{ProviderError, Resources};
 
 /// Label that records the template a container was created from, so that a
 /// later status read names its endpoints the same way.
@@ -95,46 +95,6 @@ impl Workload {
             template_id: template_id.map(str::to_owned),
         })
     }
-}
-
-/// Engine limits derived from resource requests.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub(crate) struct Limits {
-    pub(crate) nano_cpus: Option<u64>,
-    pub(crate) memory_bytes: Option<u64>,
-    /// Requested resources the engine does not enforce (`disk`, `gpu`), to be
-    /// reported as advisory.
-    pub(crate) not_enforced: Vec<&'static str>,
-}
-
-/// Converts resource requests into engine limits: cpu to billionths of a CPU,
-/// memory to bytes.
-///
-/// # Errors
-///
-/// `invalid-request` naming a cpu or memory value that is not a quantity.
-pub(crate) fn limits(resources: &Resources) -> Result<Limits, ProviderError> {
-    let to_invalid = |err: envhost_guest::quantity::QuantityError| invalid(err.to_string());
-    let nano_cpus = resources.cpu.as_deref().map(parse_cpu_nanos).transpose();
-    let memory_bytes = resources
-        .memory
-        .as_deref()
-        .map(parse_memory_bytes)
-        .transpose();
-
-    let mut not_enforced = Vec::new();
-    if resources.disk.is_some() {
-        not_enforced.push("disk");
-    }
-    if resources.gpu.is_some() {
-        not_enforced.push("gpu");
-    }
-
-    Ok(Limits {
-        nano_cpus: nano_cpus.map_err(to_invalid)?,
-        memory_bytes: memory_bytes.map_err(to_invalid)?,
-        not_enforced,
-    })
 }
 
 /// Lists the ports to publish: every port the image exposes plus the

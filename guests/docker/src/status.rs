@@ -1,11 +1,11 @@
 //! Mapping from a container's engine state to the contract's status, and the
 //! environment state an adapter call returns.
 
-use crate::bindings::envhost::provider::container::{ContainerInfo, ContainerState};
-use crate::bindings::envhost::provider::types::{EnvironmentState, Status};
 use crate::endpoints::endpoints;
 use crate::options::Options;
 use crate::spec::TEMPLATE_LABEL;
+use envhost_guest::container::{ContainerInfo, ContainerState};
+use envhost_guest::types::{EnvironmentState, Status};
 
 /// Builds the environment state of an inspected container: status, reason,
 /// endpoints and metadata (`containerId`, `containerName`, `image` and, when
@@ -210,8 +210,8 @@ mod tests {
 
     #[test]
     fn environment_state_reports_endpoints_and_metadata() {
-        use crate::bindings::envhost::provider::container::PublishedPort;
-        use crate::bindings::envhost::provider::types::Protocol;
+        use envhost_guest::container::PublishedPort;
+        use envhost_guest::types::Protocol;
 
         let options = Options::parse(
             r#"{"templates": {"web": {"ports": [{"port": 8080, "name": "http", "endpointProtocol": "http"}]}}}"#,

@@ -1,0 +1,97 @@
+//! Running `envhost conformance` against built adapter components.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use crate::{CliOutput, docker_adapter, host_binary, require_docker, target_dir};
+
+/// Adapter components the conformance tests run against, and where
+/// `scripts/build.sh` puts them.
+#[derive(Clone, Copy, Debug)]
+pub enum Component {
+    /// The Docker adapter (`guests/docker`); override with
+    /// `ENVHOST_DOCKER_ADAPTER`.
+    Docker,
+    /// The example Rust adapter (`examples/rust-adapter`); override with
+    /// `ENVHOST_LEDGER_ADAPTER`.
+    Ledger,
+    /// The deliberately broken guest (`guests/testing/broken`); override
+    /// with `ENVHOST_BROKEN_ADAPTER`.
+    Broken,
+    /// The example Python adapter (`examples/python-adapter`, built by its
+    /// `build.sh`); override with `ENVHOST_PYTHON_ADAPTER`.
+    Python,
+}
+
+impl Component {
+    /// Returns the path of the built component, checking that it exists.
+    ///
+    /// # Panics
+    ///
+    /// Panics, saying how to build it, when the component is missing.
+    pub fn path(self) -> PathBuf {
+        let (variable, built) = match self {
+            Component::Docker => return docker_adapter(),
+            Component::Ledger => (
+                "ENVHOST_LEDGER_ADAPTER",
+                target_dir().join("wasm32-wasip2/release/ledger_adapter.wasm"),
+            ),
+            Component::Broken => (
+                "ENVHOST_BROKEN_ADAPTER",
+                target_dir().join("wasm32-wasip2/guest/envhost_broken_adapter.wasm"),
+            ),
+            Component::Python => (
+                "ENVHOST_PYTHON_ADAPTER",
+                Path::new(env!("CARGO_MANIFEST_DIR"))
+                    .join("../examples/python-adapter/build/pyledger.wasm"),
+            ),
+        };
+        let path = std::env::var_os(variable)
+            .map(PathBuf::from)
+            .unwrap_or(built);
+        assert!(
+            path.is_file(),
+            "the adapter component `{}` is missing: run scripts/build.sh, or \
+             examples/python-adapter/build.sh for the Python example (or set {variable})",
+            path.display()
+        );
+        path
+    }
+}
+
+/// Copies `component` into a fresh folder as `<name>.wasm` (the adapter name
+/// is the file stem), writes `options` as `options.json` beside it when
+/// given, and runs `envhost conformance` on it with the Docker engine.
+pub fn run_conformance(component: Component, name: &str, options: Option<&str>) -> CliOutput {
+    require_docker();
+    let dir = tempfile::tempdir().expect("failed to create a temporary folder");
+    let file = dir.path().join(format!("{name}.wasm"));
+    std::fs::copy(component.path(), &file).expect("failed to copy the adapter component");
+
+    let mut command = Command::new(host_binary());
+    command.arg("conformance").arg(&file);
+    if let Some(options) = options {
+        let options_file = dir.path().join("options.json");
+        std::fs::write(&options_file, options).expect("failed to write the options file");
+        command.arg("--options").arg(&options_file);
+    }
+    run(&mut command, &file)
+}
+
+fn run(command: &mut Command, file: &Path) -> CliOutput {
+    let output = command
+        .env("ENVHOST_LOG", "warn")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|err| {
+            panic!(
+                "failed to run `envhost conformance {}`: {err}",
+                file.display()
+            )
+        });
+    CliOutput {
+        status: output.status,
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
