@@ -20,7 +20,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use notify_debouncer_full::notify::{self, RecursiveMode};
+use notify_debouncer_full::notify::event::ModifyKind;
+use notify_debouncer_full::notify::{self, EventKind, RecursiveMode};
 use notify_debouncer_full::{
     DebounceEventResult, DebouncedEvent, Debouncer, RecommendedCache, new_debouncer,
 };
@@ -136,8 +137,17 @@ impl Reloader {
             self.rescan().await;
             return;
         }
+        // Opening and reading a file raises access events; the host reads each
+        // adapter file when it loads it, so reacting to those would reload in
+        // a loop. Only creation, change and removal matter.
         let paths: BTreeSet<&Path> = events
             .iter()
+            .filter(|event| {
+                matches!(
+                    event.kind,
+                    EventKind::Create(_) | EventKind::Modify(_) | EventKind::Remove(_)
+                ) && !matches!(event.kind, EventKind::Modify(ModifyKind::Metadata(_)))
+            })
             .flat_map(|event| event.paths.iter())
             .map(PathBuf::as_path)
             .filter(|path| path.parent() == Some(self.dir.as_path()) && is_adapter_file(path))
