@@ -16,6 +16,7 @@
 //! | `GET /v1/adapters`, `GET /v1/adapters/{name}` | 200, adapter summaries |
 //! | `GET /v1/adapters/{name}/capabilities` | 200, capabilities |
 //! | `GET /healthz` | 200, `{"status":"ok"}`, never needs a token |
+//! | `GET /metrics` | 200, Prometheus metrics in the OpenMetrics text format |
 
 mod auth;
 mod extract;
@@ -68,6 +69,7 @@ pub fn router(service: Arc<dyn Environments>, options: ApiOptions) -> Router {
             get(routes::capabilities),
         )
         .route("/healthz", get(routes::healthz))
+        .route("/metrics", get(routes::metrics))
         .fallback(routes::unknown_route)
         .method_not_allowed_fallback(routes::method_not_allowed)
         .with_state(service)

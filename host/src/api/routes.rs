@@ -6,6 +6,7 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
+use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
@@ -14,8 +15,8 @@ use super::extract::{ApiJson, ApiQuery, IdPath, ListQuery, PathParam};
 use super::problem::Problem;
 use crate::environments::{EnvironmentLogs, Environments, ProbeRequest, ProbeResult};
 use crate::model::{
-    AdapterSummary, Capabilities, CreateRequest, Descriptor, Lease, RenewRequest, ReserveRequest,
-    StartRequest,
+    AdapterSummary, Capabilities, CreateRequest, Descriptor, Lease, ListFilter, RenewRequest,
+    ReserveRequest, StartRequest,
 };
 
 /// Service shared by all handlers.
@@ -160,6 +161,14 @@ pub(crate) async fn probe(
 
 pub(crate) async fn healthz() -> Json<serde_json::Value> {
     Json(json!({ "status": "ok" }))
+}
+
+/// Renders the metrics, with the gauge of environments read from the
+/// records at every scrape.
+pub(crate) async fn metrics(State(service): State<Service>) -> ApiResult<Response> {
+    let environments = service.list(&ListFilter::default()).await?;
+    let text = crate::metrics::render(&environments);
+    Ok(([(CONTENT_TYPE, crate::metrics::CONTENT_TYPE)], text).into_response())
 }
 
 pub(crate) async fn unknown_route(uri: axum::http::Uri) -> Problem {
