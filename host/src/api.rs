@@ -17,9 +17,11 @@
 //! | `GET /v1/adapters/{name}/capabilities` | 200, capabilities |
 //! | `GET /healthz` | 200, `{"status":"ok"}`, never needs a token |
 //! | `GET /metrics` | 200, Prometheus metrics in the OpenMetrics text format |
+//! | `GET /v1/openapi.json` | 200, the OpenAPI document of these routes |
 
 mod auth;
 mod extract;
+mod openapi;
 mod problem;
 mod routes;
 
@@ -35,6 +37,7 @@ use axum::{Extension, Router};
 use tower_http::trace::TraceLayer;
 use tracing::Span;
 
+pub use openapi::document as openapi_document;
 pub use problem::{PROBLEM_JSON, Problem, status_for};
 
 use crate::environments::Environments;
@@ -70,6 +73,7 @@ pub fn router(service: Arc<dyn Environments>, options: ApiOptions) -> Router {
         )
         .route("/healthz", get(routes::healthz))
         .route("/metrics", get(routes::metrics))
+        .route("/v1/openapi.json", get(openapi::openapi_json))
         .fallback(routes::unknown_route)
         .method_not_allowed_fallback(routes::method_not_allowed)
         .with_state(service)

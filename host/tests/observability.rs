@@ -55,7 +55,7 @@ fn testing_adapter() -> Vec<u8> {
 /// A router over a real service whose only adapter is the testing adapter
 /// under the name the test chose, the default. Tests in this binary share one
 /// metrics registry, so each uses its own adapter name. The temporary folder
-/// holds the adapter and the state file.
+/// contains the adapter and the state file.
 struct TestHost {
     router: Router,
     _dir: tempfile::TempDir,
@@ -244,4 +244,204 @@ async fn metrics_count_adapter_loads() {
         r#"adapter="loaded",outcome="loaded""#,
     );
     assert_eq!(loads, 1.0, "{scrape}");
+}
+
+/// Returns every `(method, path)` the router in `host/src/api.rs` serves,
+/// read from its `.route(PATH, METHOD(handler)...)` calls, so that a route
+/// added there without documentation fails the test.
+fn routed_operations() -> Vec<(String, String)> {
+    let source =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("src/api.rs")).unwrap();
+    let mut operations = Vec::new();
+    for call in source.split(".route(").skip(1) {
+        let path = call.split('"').nth(1).unwrap().to_owned();
+        // The arguments end at the parenthesis that closes `.route(`.
+        let mut depth = 1;
+        let end = call
+            .char_indices()
+            .find_map(|(at, character)| {
+                match character {
+                    '(' => depth += 1,
+                    ')' => depth -= 1,
+                    _ => {}
+                }
+                (depth == 0).then_some(at)
+            })
+            .unwrap();
+        let arguments = &call[..end];
+        for method in ["get", "post", "put", "delete"] {
+            let routed = arguments
+                .match_indices(&format!("{method}("))
+                .any(|(at, _)| {
+                    let before = arguments[..at].chars().next_back();
+                    before.is_none_or(|c| !c.is_alphanumeric() && c != '_')
+                });
+            if routed {
+                operations.push((method.to_owned(), path.clone()));
+            }
+        }
+    }
+    operations
+}
+
+async fn openapi(host: &TestHost) -> Value {
+    let reply = send(host, Method::GET, "/v1/openapi.json", None).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    reply.json()
+}
+
+/// Returns how `body` breaks the schema the document gives for `method
+/// path` with `status` and `media_type`, or `default` for problems.
+fn schema_errors(
+    document: &Value,
+    method: &str,
+    path: &str,
+    status: StatusCode,
+    media_type: &str,
+    body: &Value,
+) -> Vec<String> {
+    let responses = &document["paths"][path][method]["responses"];
+    assert!(
+        responses.is_object(),
+        "the document has no `{method} {path}`"
+    );
+    let status = status.as_u16().to_string();
+    let response = if responses[&status].is_object() {
+        &responses[&status]
+    } else {
+        &responses["default"]
+    };
+    let schema = &response["content"][media_type]["schema"];
+    assert!(
+        schema.is_object(),
+        "the document has no `{media_type}` schema for `{method} {path}` status {status}: {response}"
+    );
+
+    // The response schema refers to `#/components/schemas/...`: give it the
+    // document's components so that the references resolve.
+    let mut root = schema.clone();
+    root["components"] = document["components"].clone();
+    let validator = jsonschema::validator_for(&root)
+        .unwrap_or_else(|err| panic!("invalid schema for `{method} {path}`: {err}"));
+    validator
+        .iter_errors(body)
+        .map(|err| format!("{} at {}", err, err.instance_path()))
+        .collect()
+}
+
+fn assert_matches_document(document: &Value, method: &str, path: &str, reply: &Reply) {
+    let media_type = reply.content_type.split(';').next().unwrap();
+    let body = reply.json();
+    let errors = schema_errors(document, method, path, reply.status, media_type, &body);
+    assert!(
+        errors.is_empty(),
+        "`{method} {path}` status {} does not match the document: {errors:?}\nbody: {body}",
+        reply.status
+    );
+}
+
+#[tokio::test]
+async fn openapi_documents_every_route() {
+    let host = start_host("documented").await;
+    let document = openapi(&host).await;
+
+    let operations = routed_operations();
+    assert!(
+        operations.len() >= 15,
+        "parsed too few routes: {operations:?}"
+    );
+    for (method, path) in &operations {
+        assert!(
+            document["paths"][path][method].is_object(),
+            "`{} {path}` is routed but missing from the OpenAPI document",
+            method.to_uppercase()
+        );
+    }
+    let documented = document["paths"].as_object().unwrap();
+    let documented_count: usize = documented
+        .values()
+        .map(|item| item.as_object().unwrap().len())
+        .sum();
+    assert_eq!(documented_count, operations.len(), "{documented:?}");
+    assert_eq!(document["openapi"].as_str().unwrap().get(..2), Some("3."));
+}
+
+#[tokio::test]
+async fn served_responses_match_openapi() {
+    let host = start_host("validated").await;
+    let document = openapi(&host).await;
+
+    let request = json!({
+        "tenantId": "tenant-a",
+        "metadata": {"team": "observability"},
+        "resources": {"cpu": "500m", "memory": "64Mi"},
+        "ttlMs": 60000,
+    });
+    let created = send(&host, Method::POST, "/v1/environments", Some(request)).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    assert_matches_document(&document, "post", "/v1/environments", &created);
+    let id = created.json()["environmentId"].as_str().unwrap().to_owned();
+
+    // The schema is strict enough to catch a wrong body.
+    let mut broken = created.json();
+    broken["status"] = json!("bogus");
+    broken["endpoints"] = json!([{"name": "http"}]);
+    let errors = schema_errors(
+        &document,
+        "post",
+        "/v1/environments",
+        StatusCode::CREATED,
+        "application/json",
+        &broken,
+    );
+    assert!(
+        errors.iter().any(|error| error.ends_with("at /status")),
+        "{errors:?}"
+    );
+    assert!(
+        errors
+            .iter()
+            .any(|error| error.ends_with("at /endpoints/0")),
+        "{errors:?}"
+    );
+
+    let path = format!("/v1/environments/{id}");
+    let fetched = send(&host, Method::GET, &path, None).await;
+    assert_eq!(fetched.status, StatusCode::OK, "{}", fetched.body);
+    assert_matches_document(&document, "get", "/v1/environments/{id}", &fetched);
+
+    let listed = send(&host, Method::GET, "/v1/environments", None).await;
+    assert_matches_document(&document, "get", "/v1/environments", &listed);
+    let adapters = send(&host, Method::GET, "/v1/adapters", None).await;
+    assert_matches_document(&document, "get", "/v1/adapters", &adapters);
+    let health = send(&host, Method::GET, "/healthz", None).await;
+    assert_matches_document(&document, "get", "/healthz", &health);
+
+    let renewed = send(
+        &host,
+        Method::PUT,
+        &format!("{path}/lease"),
+        Some(json!({"ttlMs": 120000})),
+    )
+    .await;
+    assert_eq!(renewed.status, StatusCode::OK, "{}", renewed.body);
+    assert_matches_document(&document, "put", "/v1/environments/{id}/lease", &renewed);
+
+    let destroyed = send(&host, Method::DELETE, &path, None).await;
+    assert_matches_document(&document, "delete", "/v1/environments/{id}", &destroyed);
+
+    let rejected = send(
+        &host,
+        Method::POST,
+        "/v1/environments",
+        Some(json!({"resources": {"cpu": "lots"}})),
+    )
+    .await;
+    assert_eq!(
+        rejected.status,
+        StatusCode::BAD_REQUEST,
+        "{}",
+        rejected.body
+    );
+    assert_matches_document(&document, "post", "/v1/environments", &rejected);
 }
