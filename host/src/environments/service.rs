@@ -686,12 +686,12 @@ impl Environments for EnvironmentService {
 
         let ttl = chrono::Duration::milliseconds(i64::try_from(ttl_ms).unwrap_or(i64::MAX));
         let expires_at = now + ttl;
-        if let Some(adapter) = self.registry.get(&record.adapter) {
-            if let Err(err) = adapter.renew_lease(id, ttl_ms, expires_at).await {
-                let error = call_error(err);
-                metrics::record_operation(Operation::Renew, record.adapter.as_str(), error.code());
-                return Err(error);
-            }
+        if let Some(adapter) = self.registry.get(&record.adapter)
+            && let Err(err) = adapter.renew_lease(id, ttl_ms, expires_at).await
+        {
+            let error = call_error(err);
+            metrics::record_operation(Operation::Renew, record.adapter.as_str(), error.code());
+            return Err(error);
         }
         record.lease.expires_at = expires_at;
         record.updated_at = now;
