@@ -141,7 +141,8 @@ async fn run_all(options: &Options, args: &[String]) -> Result<(), String> {
     report::write(&options.out, &report)
 }
 
-/// Describes the machine: CPU model and count, and memory, from `/proc`.
+/// Describes the machine: CPU model and count, memory and the 1-minute load
+/// average, from `/proc`.
 fn machine() -> String {
     let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
     let model = cpuinfo
@@ -164,5 +165,8 @@ fn machine() -> String {
                 .ok()
         })
         .map_or(0.0, |kib| kib / (1024.0 * 1024.0));
-    format!("{cpus} × {model}, {memory_gib:.1} GiB")
+    // Other work on the machine skews every figure: record how busy it was.
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    let load = load.split_whitespace().next().unwrap_or("unknown");
+    format!("{cpus} × {model}, {memory_gib:.1} GiB, load average {load} at start")
 }
