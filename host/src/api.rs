@@ -16,9 +16,12 @@
 //! | `GET /v1/adapters`, `GET /v1/adapters/{name}` | 200, adapter summaries |
 //! | `GET /v1/adapters/{name}/capabilities` | 200, capabilities |
 //! | `GET /healthz` | 200, `{"status":"ok"}`, never needs a token |
+//! | `GET /metrics` | 200, Prometheus metrics in the OpenMetrics text format |
+//! | `GET /v1/openapi.json` | 200, the OpenAPI document of these routes |
 
 mod auth;
 mod extract;
+mod openapi;
 mod problem;
 mod routes;
 
@@ -34,6 +37,7 @@ use axum::{Extension, Router};
 use tower_http::trace::TraceLayer;
 use tracing::Span;
 
+pub use openapi::document as openapi_document;
 pub use problem::{PROBLEM_JSON, Problem, status_for};
 
 use crate::environments::Environments;
@@ -68,6 +72,8 @@ pub fn router(service: Arc<dyn Environments>, options: ApiOptions) -> Router {
             get(routes::capabilities),
         )
         .route("/healthz", get(routes::healthz))
+        .route("/metrics", get(routes::metrics))
+        .route("/v1/openapi.json", get(openapi::openapi_json))
         .fallback(routes::unknown_route)
         .method_not_allowed_fallback(routes::method_not_allowed)
         .with_state(service)

@@ -6,6 +6,7 @@ mod client;
 mod conformance;
 mod output;
 mod parse;
+mod wait;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -220,6 +221,14 @@ pub struct CreateArgs {
     /// Metadata entry, stored as a JSON string; repeatable.
     #[arg(long, value_name = "K=V", value_parser = parse_key_value)]
     pub metadata: Vec<(String, String)>,
+    /// Wait until the environment is ready or failed, showing each status
+    /// change and the elapsed time on stderr. Exits with an error when it
+    /// failed.
+    #[arg(long)]
+    pub wait: bool,
+    /// Longest time `--wait` waits, such as `90s` or `10m`.
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = humantime::parse_duration, requires = "wait")]
+    pub wait_timeout: std::time::Duration,
     /// Command to run instead of the image's default, after `--`.
     #[arg(last = true, value_name = "COMMAND")]
     pub command: Vec<String>,
@@ -396,12 +405,22 @@ async fn create(
     options: &ClientOptions,
     args: Box<CreateArgs>,
 ) -> Result<(), CliError> {
+    let (wait, wait_timeout) = (args.wait, args.wait_timeout);
     let request = create_request(*args)?;
     let url = client.url(&["v1", "environments"]);
+    let started = std::time::Instant::now();
     let response = client
         .send(Method::POST, url.clone(), Some(&request))
         .await?;
-    print_descriptor(options, &url, &response)
+    if !wait {
+        return print_descriptor(options, &url, &response);
+    }
+
+    let descriptor: Descriptor = decode(&url, &response)?;
+    let environment_url = client.url(&["v1", "environments", descriptor.environment_id.as_str()]);
+    let settled =
+        wait::wait_until_settled(client, &environment_url, response, started, wait_timeout).await?;
+    print_descriptor(options, &environment_url, &settled)
 }
 
 /// Builds the create request from the arguments, rejecting a key given twice
@@ -627,6 +646,36 @@ mod tests {
         assert_eq!(request.resources.cpu.as_deref(), Some("500m"));
         assert_eq!(request.metadata["owner"], "ci");
         assert_eq!(request.command, ["sh", "-c", "sleep 1"]);
+    }
+
+    #[test]
+    fn create_wait_timeout_defaults_to_five_minutes() {
+        let cli = Cli::try_parse_from(["envhost", "env", "create", "--wait"]).unwrap();
+        let Command::Client(ClientCommand::Env(EnvCommand::Create(args))) = cli.command else {
+            panic!("expected env create");
+        };
+        assert!(args.wait);
+        assert_eq!(args.wait_timeout, std::time::Duration::from_secs(300));
+
+        let cli = Cli::try_parse_from([
+            "envhost",
+            "env",
+            "create",
+            "--wait",
+            "--wait-timeout",
+            "90s",
+        ])
+        .unwrap();
+        let Command::Client(ClientCommand::Env(EnvCommand::Create(args))) = cli.command else {
+            panic!("expected env create");
+        };
+        assert_eq!(args.wait_timeout, std::time::Duration::from_secs(90));
+    }
+
+    #[test]
+    fn create_wait_timeout_requires_wait() {
+        let result = Cli::try_parse_from(["envhost", "env", "create", "--wait-timeout", "90s"]);
+        assert!(result.is_err());
     }
 
     #[test]

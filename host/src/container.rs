@@ -50,6 +50,7 @@ pub use spec::{
 };
 
 use crate::ids::{AdapterName, EnvironmentId, HostId};
+use crate::metrics;
 use policy::{ImageRules, validate_network_name, with_default_tag};
 
 /// Label set to `true` on every container and network the host creates.
@@ -174,7 +175,10 @@ impl ContainerHost {
         environment: &EnvironmentId,
         spec: ContainerSpec,
     ) -> Result<String, ContainerError> {
-        log_outcome(self.create_container(adapter, environment, spec).await)
+        log_outcome(
+            "create",
+            self.create_container(adapter, environment, spec).await,
+        )
     }
 
     async fn create_container(
@@ -321,7 +325,7 @@ impl ContainerHost {
             info!("started container");
             Ok(())
         };
-        log_outcome(result.await)
+        log_outcome("start", result.await)
     }
 
     /// Stops a container by id or name, killing it after `grace_seconds`.
@@ -358,7 +362,7 @@ impl ContainerHost {
             info!(grace_seconds, "stopped container");
             Ok(())
         };
-        log_outcome(result.await)
+        log_outcome("stop", result.await)
     }
 
     /// Removes a container by id or name together with its anonymous volumes.
@@ -390,7 +394,7 @@ impl ContainerHost {
             info!(force, "removed container");
             Ok(())
         };
-        log_outcome(result.await)
+        log_outcome("remove", result.await)
     }
 
     /// Reads a container's state, labels and published ports.
@@ -412,7 +416,7 @@ impl ContainerHost {
             let response = self.owned(adapter, container).await?;
             Ok(convert::container_info(response))
         };
-        log_outcome(result.await)
+        log_outcome("inspect", result.await)
     }
 
     /// Lists the containers of `adapter` on this host, running or not, that
@@ -453,7 +457,7 @@ impl ContainerHost {
                 .collect();
             Ok(owned)
         };
-        log_outcome(result.await)
+        log_outcome("list", result.await)
     }
 
     /// Checks whether `image` is present locally.
@@ -500,7 +504,7 @@ impl ContainerHost {
                 }
             }
         };
-        log_outcome(result.await)
+        log_outcome("image_inspect", result.await)
     }
 
     /// Creates a user-defined bridge network named `name` unless a network
@@ -571,7 +575,7 @@ impl ContainerHost {
                 }
             }
         };
-        log_outcome(result.await)
+        log_outcome("network_ensure", result.await)
     }
 
     /// Force-removes every container labelled with this host's id and
@@ -617,7 +621,7 @@ impl ContainerHost {
             info!(removed, "removed environment containers");
             Ok(removed)
         };
-        log_outcome(result.await)
+        log_outcome("remove_environment", result.await)
     }
 
     /// Lists every container labelled with this host's id, whichever adapter
@@ -630,7 +634,7 @@ impl ContainerHost {
     #[instrument(name = "container.list_host", skip_all)]
     pub async fn list_host_containers(&self) -> Result<Vec<HostContainer>, ContainerError> {
         let filters = vec![format!("{LABEL_HOST}={}", self.inner.host_id)];
-        let summaries = log_outcome(self.list_by_labels(filters).await)?;
+        let summaries = log_outcome("list_host", self.list_by_labels(filters).await)?;
         Ok(summaries
             .into_iter()
             .map(|summary| {
@@ -694,7 +698,7 @@ impl ContainerHost {
                 }
             }
         };
-        log_outcome(result.await)
+        log_outcome("remove_orphan", result.await)
     }
 
     fn ownership_labels(
@@ -868,17 +872,26 @@ fn container_labels(response: &ContainerInspectResponse) -> HashMap<String, Stri
 }
 
 /// Logs a failed call inside the operation's span, so that every denial is
-/// recorded with the adapter and environment.
-fn log_outcome<T>(result: Result<T, ContainerError>) -> Result<T, ContainerError> {
+/// recorded with the adapter and environment, and counts the call by
+/// operation and outcome.
+fn log_outcome<T>(
+    operation: &'static str,
+    result: Result<T, ContainerError>,
+) -> Result<T, ContainerError> {
     match &result {
         Err(ContainerError::Denied { rule, message }) => {
             warn!(rule, %message, "container call denied by policy");
+            metrics::record_container_call(operation, "denied", Some(rule));
         }
         Err(err @ (ContainerError::Unavailable(_) | ContainerError::Engine(_))) => {
             warn!(error = %err, "container call failed");
+            metrics::record_container_call(operation, "error", None);
         }
-        Err(err) => debug!(error = %err, "container call failed"),
-        Ok(_) => {}
+        Err(err) => {
+            debug!(error = %err, "container call failed");
+            metrics::record_container_call(operation, "error", None);
+        }
+        Ok(_) => metrics::record_container_call(operation, metrics::OK, None),
     }
     result
 }

@@ -14,6 +14,7 @@ pub mod container;
 pub mod environments;
 pub mod ids;
 pub mod leases;
+pub mod metrics;
 pub mod model;
 pub mod server;
 pub mod state;

@@ -10,6 +10,7 @@ use std::str::FromStr;
 
 use chrono::{DateTime, SubsecRound, Utc};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use crate::ids::EnvironmentId;
 
@@ -23,7 +24,7 @@ pub fn now() -> DateTime<Utc> {
 }
 
 /// Lifecycle status of an environment.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     /// Accepted or reserved, nothing running yet.
@@ -102,7 +103,7 @@ impl FromStr for Status {
 }
 
 /// Resource requests in Kubernetes quantity notation.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Resources {
     /// CPU, such as `"500m"` or `"2"`.
@@ -122,7 +123,7 @@ pub struct Resources {
 /// Body of `POST /v1/environments`: the contract's create request plus the
 /// host's optional `provider` (adapter name) and `environmentId`
 /// (idempotency key).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateRequest {
     /// Caller-chosen id; minted by the host when absent.
@@ -155,11 +156,12 @@ pub struct CreateRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ttl_ms: Option<u64>,
     #[serde(default)]
+    #[schema(value_type = Object)]
     pub metadata: JsonObject,
 }
 
 /// Body of `POST /v1/reservations`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ReserveRequest {
     /// Caller-chosen id; minted by the host when absent.
@@ -175,11 +177,12 @@ pub struct ReserveRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ttl_ms: Option<u64>,
     #[serde(default)]
+    #[schema(value_type = Object)]
     pub metadata: JsonObject,
 }
 
 /// Body of `POST /v1/environments/{id}/start`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct StartRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -189,11 +192,12 @@ pub struct StartRequest {
     #[serde(default)]
     pub env: BTreeMap<String, String>,
     #[serde(default)]
+    #[schema(value_type = Object)]
     pub metadata: JsonObject,
 }
 
 /// Body of `PUT /v1/environments/{id}/lease`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RenewRequest {
     /// New lease length in milliseconds, counted from now.
@@ -201,7 +205,7 @@ pub struct RenewRequest {
 }
 
 /// Transport of an endpoint.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Protocol {
     Http,
@@ -212,7 +216,7 @@ pub enum Protocol {
 }
 
 /// A way to reach an environment from the host machine.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Endpoint {
     pub name: String,
@@ -225,7 +229,7 @@ pub struct Endpoint {
 
 /// The host's lease on an environment: when it ends, the host destroys the
 /// environment.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Lease {
     pub lease_id: String,
@@ -237,9 +241,10 @@ pub struct Lease {
 
 /// Descriptor of an environment as the host returns it. It also carries every
 /// field of the contract's status result, `reason` included.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Descriptor {
+    #[schema(value_type = String)]
     pub environment_id: EnvironmentId,
     /// Name of the adapter that provides the environment.
     pub provider: String,
@@ -253,6 +258,7 @@ pub struct Descriptor {
     #[serde(default)]
     pub endpoints: Vec<Endpoint>,
     #[serde(default)]
+    #[schema(value_type = Object)]
     pub metadata: JsonObject,
 }
 
@@ -272,7 +278,7 @@ pub struct ListFilter {
 
 /// Capabilities of an adapter, discovered from the interfaces its component
 /// exports.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Capabilities {
     /// Always true: the host keeps leases itself.
@@ -286,11 +292,12 @@ pub struct Capabilities {
     pub supports_two_phase: bool,
     /// Data the adapter adds about itself.
     #[serde(default)]
+    #[schema(value_type = Object)]
     pub custom: JsonObject,
 }
 
 /// Health of a loaded adapter.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum AdapterHealth {
     /// Loaded and serving.
@@ -301,7 +308,7 @@ pub enum AdapterHealth {
 }
 
 /// One entry of `GET /v1/adapters`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AdapterSummary {
     /// Adapter name: the stem of its file.

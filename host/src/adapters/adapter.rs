@@ -23,6 +23,7 @@ use super::error::{CallError, ProviderErrorKind};
 use super::runtime::Runtime;
 use super::store::CallState;
 use crate::ids::{AdapterName, EnvironmentId};
+use crate::metrics;
 use crate::model::{self, Capabilities};
 
 use v0_1_0::exports::envhost::provider as exports_v0_1_0;
@@ -587,7 +588,7 @@ impl Adapter {
         let guest = call.provider.clone();
         let options = self.options_json.clone();
         let outcome = per_version!(guest, ProviderGuest, |guest| {
-            self.timed(function, guest.call_init(&mut call.store, &options))
+            self.timed("init", guest.call_init(&mut call.store, &options))
                 .await
         });
         let init = self.finish(&mut call, function, outcome)?;
@@ -612,9 +613,12 @@ impl Adapter {
         call: impl Future<Output = wasmtime::Result<R>>,
     ) -> Result<wasmtime::Result<R>, tokio::time::error::Elapsed> {
         let span = tracing::debug_span!("adapter.call", adapter = %self.name, function);
-        tokio::time::timeout(self.runtime.limits.call_timeout, call)
+        let started = std::time::Instant::now();
+        let outcome = tokio::time::timeout(self.runtime.limits.call_timeout, call)
             .instrument(span)
-            .await
+            .await;
+        metrics::record_adapter_call(self.name.as_str(), function, started.elapsed());
+        outcome
     }
 
     /// Logs what the guest printed and turns traps and overruns into
@@ -632,12 +636,16 @@ impl Adapter {
             timeout: self.runtime.limits.call_timeout,
         };
         match outcome {
-            Err(_elapsed) => Err(timeout),
+            Err(_elapsed) => {
+                metrics::record_deadline_hit(self.name.as_str(), function);
+                Err(timeout)
+            }
             Ok(Err(err)) => {
                 let is_deadline = err
                     .downcast_ref::<wasmtime::Trap>()
                     .is_some_and(|trap| *trap == wasmtime::Trap::Interrupt);
                 if is_deadline {
+                    metrics::record_deadline_hit(self.name.as_str(), function);
                     return Err(timeout);
                 }
                 Err(self.trap(function, err, guest_output))
@@ -654,6 +662,7 @@ impl Adapter {
     ) -> CallError {
         let reason = format!("{err:#}");
         tracing::warn!(adapter = %self.name, function, error = %reason, "adapter trapped");
+        metrics::record_trap(self.name.as_str(), function);
         CallError::Trap {
             adapter: self.name.clone(),
             function,

@@ -15,6 +15,7 @@ use super::adapter::Adapter;
 use super::error::LoadError;
 use super::runtime::{Runtime, adapter_name_for};
 use crate::ids::AdapterName;
+use crate::metrics;
 use crate::model::{AdapterHealth, AdapterSummary};
 
 /// What the registry knows of one adapter file.
@@ -152,6 +153,7 @@ impl Registry {
                     elapsed_ms = adapter.load_time().as_secs_f64() * 1000.0,
                     "adapter loaded"
                 );
+                metrics::record_adapter_load(&key, true);
                 let adapter = Arc::new(adapter);
                 let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
                 entries.insert(
@@ -214,6 +216,7 @@ impl Registry {
             still_serving = previous.as_deref(),
             "adapter failed to load"
         );
+        metrics::record_adapter_load(&key, false);
         entry.attempted_digest = digest;
         entry.last_error = Some(error.clone());
         LoadOutcome::Failed(error)

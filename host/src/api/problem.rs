@@ -18,7 +18,7 @@ const INTERNAL_DETAIL: &str = "internal error; the host log has the details";
 /// An error response: `{type, title, status, detail, code}`.
 ///
 /// `code` is stable and meant for programs; `detail` is for people.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Problem {
     /// URI of the problem type: `urn:envhost:problem:<code>`.
     #[serde(rename = "type")]

@@ -6,16 +6,18 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
+use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
 
 use super::extract::{ApiJson, ApiQuery, IdPath, ListQuery, PathParam};
+use super::openapi::{EnvironmentLogsSchema, HealthSchema, ProbeRequestSchema, ProbeResultSchema};
 use super::problem::Problem;
 use crate::environments::{EnvironmentLogs, Environments, ProbeRequest, ProbeResult};
 use crate::model::{
-    AdapterSummary, Capabilities, CreateRequest, Descriptor, Lease, RenewRequest, ReserveRequest,
-    StartRequest,
+    AdapterSummary, Capabilities, CreateRequest, Descriptor, Lease, ListFilter, RenewRequest,
+    ReserveRequest, StartRequest, Status,
 };
 
 /// Service shared by all handlers.
@@ -23,6 +25,15 @@ pub(crate) type Service = Arc<dyn Environments>;
 
 type ApiResult<T> = Result<T, Problem>;
 
+#[utoipa::path(
+    post,
+    path = "/v1/environments",
+    request_body = CreateRequest,
+    responses(
+        (status = 201, description = "Created and started", body = Descriptor),
+        (status = "default", description = "Problem", body = Problem, content_type = "application/problem+json"),
+    )
+)]
 pub(crate) async fn create(
     State(service): State<Service>,
     ApiJson(request): ApiJson<CreateRequest>,
@@ -31,6 +42,20 @@ pub(crate) async fn create(
     Ok((StatusCode::CREATED, Json(descriptor)))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/environments",
+    params(
+        ("tenantId" = Option<String>, Query),
+        ("namespace" = Option<String>, Query),
+        ("runId" = Option<String>, Query),
+        ("status" = Option<Status>, Query),
+    ),
+    responses(
+        (status = 200, description = "Matching environments, oldest first", body = Vec<Descriptor>),
+        (status = "default", description = "Problem", body = Problem, content_type = "application/problem+json"),
+    )
+)]
 pub(crate) async fn list(
     State(service): State<Service>,
     ListQuery(filter): ListQuery,
@@ -38,6 +63,15 @@ pub(crate) async fn list(
     Ok(Json(service.list(&filter).await?))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/environments/{id}",
+    params(("id" = String, Path, description = "Environment id")),
+    responses(
+        (status = 200, description = "Status, refreshed from the adapter", body = Descriptor),
+        (status = "default", description = "Problem", body = Problem, content_type = "application/problem+json"),
+    )
+)]
 pub(crate) async fn get(
     State(service): State<Service>,
     IdPath(id): IdPath,
@@ -55,6 +89,19 @@ pub(crate) struct DestroyQuery {
 /// Returns 200 with the descriptor, or 204 when the id was never known:
 /// destroying an unknown id succeeds under the contract, but there is nothing
 /// to describe.
+#[utoipa::path(
+    delete,
+    path = "/v1/environments/{id}",
+    params(
+        ("id" = String, Path, description = "Environment id"),
+        ("reason" = Option<String>, Query),
+    ),
+    responses(
+        (status = 200, description = "Destroyed", body = Descriptor),
+        (status = 204, description = "The id was never known"),
+        (status = "default", description = "Problem", body = Problem, content_type = "application/problem+json"),
+    )
+)]
 pub(crate) async fn destroy(
     State(service): State<Service>,
     IdPath(id): IdPath,
@@ -67,6 +114,15 @@ pub(crate) async fn destroy(
     Ok(response)
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/reservations",
+    request_body = ReserveRequest,
+    responses(
+        (status = 201, description = "Reserved", body = Descriptor),
+        (status = "default", description = "Problem", body = Problem, content_type = "application/problem+json"),
+    )
+)]
 pub(crate) async fn reserve(
     State(service): State<Service>,
     ApiJson(request): ApiJson<ReserveRequest>,
@@ -75,6 +131,16 @@ pub(crate) async fn reserve(
     Ok((StatusCode::CREATED, Json(descriptor)))
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/environments/{id}/start",
+    params(("id" = String, Path, description = "Environment id")),
+    request_body = StartRequest,
+    responses(
+        (status = 200, description = "Started", body = Descriptor),
+        (status = "default", description = "Problem", body = Problem, content_type = "application/problem+json"),
+    )
+)]
 pub(crate) async fn start(
     State(service): State<Service>,
     IdPath(id): IdPath,
@@ -83,6 +149,16 @@ pub(crate) async fn start(
     Ok(Json(service.start(&id, request).await?))
 }
 
+#[utoipa::path(
+    put,
+    path = "/v1/environments/{id}/lease",
+    params(("id" = String, Path, description = "Environment id")),
+    request_body = RenewRequest,
+    responses(
+        (status = 200, description = "Renewed lease", body = Lease),
+        (status = "default", description = "Problem", body = Problem, content_type = "application/problem+json"),
+    )
+)]
 pub(crate) async fn renew(
     State(service): State<Service>,
     IdPath(id): IdPath,
@@ -91,10 +167,27 @@ pub(crate) async fn renew(
     Ok(Json(service.renew(&id, request.ttl_ms).await?))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/adapters",
+    responses(
+        (status = 200, description = "Adapters, loaded or failed", body = Vec<AdapterSummary>),
+        (status = "default", description = "Problem", body = Problem, content_type = "application/problem+json"),
+    )
+)]
 pub(crate) async fn adapters(State(service): State<Service>) -> Json<Vec<AdapterSummary>> {
     Json(service.adapters())
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/adapters/{name}",
+    params(("name" = String, Path, description = "Adapter name")),
+    responses(
+        (status = 200, description = "One adapter", body = AdapterSummary),
+        (status = "default", description = "Problem", body = Problem, content_type = "application/problem+json"),
+    )
+)]
 pub(crate) async fn adapter(
     State(service): State<Service>,
     PathParam(name): PathParam,
@@ -110,6 +203,15 @@ pub(crate) async fn adapter(
 /// Returns what an adapter can do, in the contract's `getCapabilities`
 /// shape. An adapter whose file failed to load has no capabilities: 404
 /// with the load error.
+#[utoipa::path(
+    get,
+    path = "/v1/adapters/{name}/capabilities",
+    params(("name" = String, Path, description = "Adapter name")),
+    responses(
+        (status = 200, description = "Capabilities", body = Capabilities),
+        (status = "default", description = "Problem", body = Problem, content_type = "application/problem+json"),
+    )
+)]
 pub(crate) async fn capabilities(
     State(service): State<Service>,
     PathParam(name): PathParam,
@@ -141,6 +243,18 @@ pub(crate) struct LogsQuery {
 /// Lines `GET /v1/environments/{id}/logs` returns without `tail`.
 const DEFAULT_LOG_TAIL: u32 = 100;
 
+#[utoipa::path(
+    get,
+    path = "/v1/environments/{id}/logs",
+    params(
+        ("id" = String, Path, description = "Environment id"),
+        ("tail" = Option<u32>, Query, description = "Lines to return; 100 when absent"),
+    ),
+    responses(
+        (status = 200, description = "Last lines of output", body = EnvironmentLogsSchema),
+        (status = "default", description = "Problem", body = Problem, content_type = "application/problem+json"),
+    )
+)]
 pub(crate) async fn logs(
     State(service): State<Service>,
     IdPath(id): IdPath,
@@ -150,6 +264,16 @@ pub(crate) async fn logs(
     Ok(Json(service.logs(&id, tail).await?))
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/environments/{id}/probe",
+    params(("id" = String, Path, description = "Environment id")),
+    request_body = ProbeRequestSchema,
+    responses(
+        (status = 200, description = "Exit code and output", body = ProbeResultSchema),
+        (status = "default", description = "Problem", body = Problem, content_type = "application/problem+json"),
+    )
+)]
 pub(crate) async fn probe(
     State(service): State<Service>,
     IdPath(id): IdPath,
@@ -158,8 +282,32 @@ pub(crate) async fn probe(
     Ok(Json(service.probe(&id, request).await?))
 }
 
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    responses(
+        (status = 200, description = "The host is serving", body = HealthSchema),
+        (status = "default", description = "Problem", body = Problem, content_type = "application/problem+json"),
+    )
+)]
 pub(crate) async fn healthz() -> Json<serde_json::Value> {
     Json(json!({ "status": "ok" }))
+}
+
+/// Renders the metrics, with the gauge of environments read from the
+/// records at every scrape.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    responses(
+        (status = 200, description = "OpenMetrics text", body = String, content_type = "application/openmetrics-text"),
+        (status = "default", description = "Problem", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub(crate) async fn metrics(State(service): State<Service>) -> ApiResult<Response> {
+    let environments = service.list(&ListFilter::default()).await?;
+    let text = crate::metrics::render(&environments);
+    Ok(([(CONTENT_TYPE, crate::metrics::CONTENT_TYPE)], text).into_response())
 }
 
 pub(crate) async fn unknown_route(uri: axum::http::Uri) -> Problem {

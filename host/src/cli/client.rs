@@ -67,9 +67,34 @@ pub enum CliError {
     /// An argument that clap accepted but that is still invalid.
     #[error("{0}")]
     InvalidArgument(String),
+    /// `--wait` ran out before the environment was ready or failed.
+    #[error(
+        "timed out after {} waiting for environment `{id}`: it is still {status} \
+         (raise --wait-timeout, or follow it with `envhost env get {id}`)",
+        humantime::format_duration(*timeout)
+    )]
+    WaitTimedOut {
+        /// Environment id.
+        id: String,
+        /// Last status seen.
+        status: String,
+        /// The `--wait-timeout`.
+        timeout: std::time::Duration,
+    },
+    /// `--wait` saw the environment end up `failed` or `terminated`.
+    #[error("environment `{id}` is {status}: {reason}")]
+    EnvironmentFailed {
+        /// Environment id.
+        id: String,
+        /// `failed` or `terminated`.
+        status: String,
+        /// The reason the host reported.
+        reason: String,
+    },
 }
 
 /// A successful response: its status and raw body.
+#[derive(Debug)]
 pub(crate) struct ApiResponse {
     pub(crate) status: StatusCode,
     pub(crate) body: String,

@@ -75,7 +75,7 @@ impl ContainerHost {
             }
             Ok(split_lines(&bytes, tail as usize))
         };
-        log_outcome(result.await)
+        log_outcome("logs", result.await)
     }
 
     /// Runs `command` (no shell) in a running container and waits up to
@@ -126,7 +126,7 @@ impl ContainerHost {
             info!(exit_code = output.exit_code, "command finished");
             Ok(output)
         };
-        log_outcome(result.await)
+        log_outcome("exec", result.await)
     }
 
     async fn run_exec(

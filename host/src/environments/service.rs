@@ -17,6 +17,7 @@ use crate::adapters::{
 use crate::container::{ContainerError, ContainerHost};
 use crate::ids::{AdapterName, EnvironmentId};
 use crate::leases::LeaseSchedule;
+use crate::metrics::{self, Operation};
 use crate::model::{
     self, AdapterSummary, CreateRequest, Descriptor, JsonObject, Lease, ListFilter, ReserveRequest,
     StartRequest, Status,
@@ -414,13 +415,16 @@ impl Environments for EnvironmentService {
                 self.update_record(&record).await?;
                 self.leases.set(&id, record.lease.expires_at);
                 tracing::info!(environment = %id, adapter = %adapter_name, status = %record.status, "environment created");
+                metrics::record_operation(Operation::Create, adapter_name.as_str(), metrics::OK);
                 Ok(descriptor(&record))
             }
             Err(err) => {
                 tracing::warn!(environment = %id, adapter = %adapter_name, error = %err, "create failed");
                 self.clean_up_failed(&adapter, &id).await;
                 self.delete_record(&id).await?;
-                Err(call_error(err))
+                let error = call_error(err);
+                metrics::record_operation(Operation::Create, adapter_name.as_str(), error.code());
+                Err(error)
             }
         }
     }
@@ -482,12 +486,18 @@ impl Environments for EnvironmentService {
                 ),
                 Err(err) => {
                     tracing::error!(environment = %id, error = %err, "failed to remove containers by label");
-                    return Err(match adapter_error {
+                    let error = match adapter_error {
                         Some(call) => call_error(call),
                         None => ServiceError::Unavailable(format!(
                             "failed to destroy environment `{id}`: {err}"
                         )),
-                    });
+                    };
+                    metrics::record_operation(
+                        Operation::Destroy,
+                        record.adapter.as_str(),
+                        error.code(),
+                    );
+                    return Err(error);
                 }
             }
         }
@@ -499,6 +509,7 @@ impl Environments for EnvironmentService {
         self.update_record(&record).await?;
         self.leases.remove(id);
         tracing::info!(environment = %id, adapter = %record.adapter, "environment destroyed");
+        metrics::record_operation(Operation::Destroy, record.adapter.as_str(), metrics::OK);
         Ok(Some(descriptor(&record)))
     }
 
@@ -687,17 +698,19 @@ impl Environments for EnvironmentService {
 
         let ttl = chrono::Duration::milliseconds(i64::try_from(ttl_ms).unwrap_or(i64::MAX));
         let expires_at = now + ttl;
-        if let Some(adapter) = self.registry.get(&record.adapter) {
-            adapter
-                .renew_lease(id, ttl_ms, expires_at)
-                .await
-                .map_err(call_error)?;
+        if let Some(adapter) = self.registry.get(&record.adapter)
+            && let Err(err) = adapter.renew_lease(id, ttl_ms, expires_at).await
+        {
+            let error = call_error(err);
+            metrics::record_operation(Operation::Renew, record.adapter.as_str(), error.code());
+            return Err(error);
         }
         record.lease.expires_at = expires_at;
         record.updated_at = now;
         self.update_record(&record).await?;
         self.leases.set(id, expires_at);
         tracing::info!(environment = %id, ttl_ms, expires_at = %expires_at, "lease renewed");
+        metrics::record_operation(Operation::Renew, record.adapter.as_str(), metrics::OK);
         Ok(record.lease)
     }
 

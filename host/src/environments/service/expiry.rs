@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use super::EnvironmentService;
 use crate::ids::EnvironmentId;
+use crate::metrics;
 use crate::model::{self, Status};
 
 /// Reason recorded for an environment collected at the end of its lease.
@@ -51,6 +52,9 @@ impl EnvironmentService {
         }
 
         tracing::info!(environment = %id, adapter = %record.adapter, expired_at = %record.lease.expires_at, "lease expired; collecting");
+        let lag = (model::now() - record.lease.expires_at)
+            .to_std()
+            .unwrap_or_default();
         record.status = Status::Terminating;
         record.updated_at = model::now();
         if let Err(err) = self.update_record(&record).await {
@@ -84,6 +88,7 @@ impl EnvironmentService {
             return;
         }
         tracing::info!(environment = %id, adapter = %record.adapter, by_label = adapter_failure.is_some(), "expired environment collected");
+        metrics::record_lease_expiry(adapter_failure.is_some(), lag);
     }
 
     /// Calls the adapter's destroy until it succeeds or the attempts run
