@@ -11,6 +11,7 @@ mod check;
 mod convert;
 mod engine;
 mod error;
+mod health;
 mod imports;
 mod output;
 mod registry;

@@ -15,6 +15,7 @@ use super::cache::{ArtifactCache, CompileSource};
 use super::convert::json_object_from_wit;
 use super::engine::{build_engine, deadline_ticks, start_epoch_ticker};
 use super::error::LoadError;
+use super::health::HealthTracker;
 use super::store::CallState;
 use crate::container::ContainerHost;
 use crate::ids::AdapterName;
@@ -188,6 +189,7 @@ impl Runtime {
             runtime: Arc::clone(self),
             compile_source,
             load_time: Duration::ZERO,
+            health: HealthTracker::default(),
         };
 
         // Probe: a first instance must accept the options and describe itself.

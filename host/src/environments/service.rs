@@ -322,7 +322,7 @@ fn call_error(err: CallError) -> ServiceError {
             }
         }
         CallError::Unsupported { .. } => ServiceError::NotImplemented(err.to_string()),
-        CallError::Timeout { .. } | CallError::Instantiate { .. } => {
+        CallError::Timeout { .. } | CallError::Instantiate { .. } | CallError::Unhealthy { .. } => {
             ServiceError::Unavailable(err.to_string())
         }
         other => ServiceError::Internal(other.to_string()),
