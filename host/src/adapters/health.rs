@@ -2,7 +2,7 @@
 //! overruns take it out of service for a cool-down, so that a broken or
 //! hostile adapter can not keep a host busy with calls that are bound to fail.
 //!
-//! Typed errors the adapter returns do not count: they are answers. After the
+//! Typed errors the adapter returns do not count, because they are results. After the
 //! cool-down the adapter takes calls again; one more failure takes it out at
 //! once, one success clears the count. Loading a new version starts a new
 //! tracker, which is how a reload resets the health.
@@ -18,7 +18,7 @@ pub(crate) const UNHEALTHY_AFTER_FAILURES: u32 = 5;
 /// How long an unhealthy adapter rejects calls before it is tried again.
 pub(crate) const UNHEALTHY_COOL_DOWN: Duration = Duration::from_secs(30);
 
-/// Why an unhealthy adapter rejects a call.
+/// Reason an unhealthy adapter rejects a call.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Unhealthy {
     /// Consecutive failures so far.
