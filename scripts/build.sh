@@ -2,7 +2,8 @@
 # Builds what the demo and the tests run: the Docker adapter component (release,
 # wasm32-wasip2), installed as target/adapters/docker.wasm, the testing adapter
 # (guests/testing, WIT 0.1.0), which the host's reload tests load from the build
-# folder, and the host binary (release). Honours CARGO_TARGET_DIR.
+# folder, the hostile adapter (guests/testing/hostile), which the security tests
+# load, and the host binary (release). Honours CARGO_TARGET_DIR.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -28,6 +29,10 @@ cargo build --profile guest --target "$WASM_TARGET" -p envhost-docker-adapter ||
 step "Building the testing adapter component (WIT 0.1.0, test fixture)"
 cargo build --profile guest --target "$WASM_TARGET" -p envhost-testing-adapter ||
     die "building the testing adapter (guests/testing) failed"
+
+step "Building the hostile adapter component (security test fixture)"
+cargo build --profile guest --target "$WASM_TARGET" -p envhost-hostile-adapter ||
+    die "building the hostile adapter (guests/testing/hostile) failed"
 
 step "Installing the adapter as $ADAPTERS_DIR/docker.wasm"
 mkdir -p "$ADAPTERS_DIR"
