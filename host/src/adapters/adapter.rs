@@ -640,7 +640,7 @@ impl Adapter {
         outcome: Result<wasmtime::Result<R>, tokio::time::error::Elapsed>,
     ) -> Result<R, CallError> {
         let value = self.finish_step(call, function, outcome)?;
-        self.health.record_success();
+        self.health.record_success(function);
         Ok(value)
     }
 
@@ -660,7 +660,7 @@ impl Adapter {
     }
 
     fn record_failure(&self, function: &'static str, err: &CallError) {
-        if self.health.record_failure(&err.to_string()) {
+        if self.health.record_failure(function, &err.to_string()) {
             tracing::error!(
                 adapter = %self.name,
                 function,

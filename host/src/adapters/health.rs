@@ -2,17 +2,23 @@
 //! overruns take it out of service for a cool-down, so that a broken or
 //! hostile adapter can not keep a host busy with calls that are bound to fail.
 //!
-//! Typed errors the adapter returns do not count, because they are results. After the
-//! cool-down the adapter takes calls again; one more failure takes it out at
-//! once, one success clears the count. Loading a new version starts a new
-//! tracker, which is how a reload resets the health.
+//! Failures are counted per function, because the host follows a failed
+//! `create` with a `destroy` that may well succeed. With one count for all
+//! functions, an adapter whose `create` always traps would stay healthy.
+//! Typed errors the adapter returns do not count, because they are results.
+//! After the cool-down the adapter takes calls again. One more failure of the
+//! same function takes it out at once, and one success of that function clears
+//! its count. Loading a new version starts a new tracker, which is how a
+//! reload resets the health.
 
+use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use crate::model::AdapterHealth;
 
-/// Consecutive traps or deadline overruns that mark an adapter unhealthy.
+/// Consecutive traps or deadline overruns of one function that mark an
+/// adapter unhealthy.
 pub(crate) const UNHEALTHY_AFTER_FAILURES: u32 = 5;
 
 /// How long an unhealthy adapter rejects calls before it is tried again.
@@ -21,7 +27,7 @@ pub(crate) const UNHEALTHY_COOL_DOWN: Duration = Duration::from_secs(30);
 /// Reason an unhealthy adapter rejects a call.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Unhealthy {
-    /// Consecutive failures so far.
+    /// Consecutive failures of the function that tripped the cool-down.
     pub(crate) failures: u32,
     /// The last trap or overrun, as its error message.
     pub(crate) last_failure: String,
@@ -31,7 +37,10 @@ pub(crate) struct Unhealthy {
 
 #[derive(Default)]
 struct State {
-    consecutive_failures: u32,
+    /// Consecutive failures per WIT function name.
+    consecutive_failures: HashMap<&'static str, u32>,
+    /// Count of the function that tripped the cool-down.
+    tripped_failures: u32,
     last_failure: String,
     unhealthy_until: Option<Instant>,
 }
@@ -68,7 +77,7 @@ impl HealthTracker {
                     return Ok(());
                 }
                 Err(Unhealthy {
-                    failures: state.consecutive_failures,
+                    failures: state.tripped_failures,
                     last_failure: state.last_failure.clone(),
                     remaining,
                 })
@@ -77,25 +86,27 @@ impl HealthTracker {
         }
     }
 
-    /// Records a trap or deadline overrun. Returns `true` when this failure
-    /// starts a cool-down.
-    pub(crate) fn record_failure(&self, failure: &str) -> bool {
+    /// Records a trap or deadline overrun of `function`. Returns `true` when
+    /// this failure starts a cool-down.
+    pub(crate) fn record_failure(&self, function: &'static str, failure: &str) -> bool {
         let mut state = self.lock();
-        state.consecutive_failures = state.consecutive_failures.saturating_add(1);
+        let count = state.consecutive_failures.entry(function).or_default();
+        *count = count.saturating_add(1);
+        let count = *count;
         state.last_failure = failure.to_owned();
-        if state.consecutive_failures < self.threshold {
+        if count < self.threshold {
             return false;
         }
+        state.tripped_failures = count;
         state.unhealthy_until = Some(Instant::now() + self.cool_down);
         true
     }
 
-    /// Records a call that finished without trapping; clears the count.
-    pub(crate) fn record_success(&self) {
+    /// Records a call of `function` that finished without trapping, which
+    /// clears that function's count.
+    pub(crate) fn record_success(&self, function: &'static str) {
         let mut state = self.lock();
-        if state.consecutive_failures > 0 {
-            *state = State::default();
-        }
+        state.consecutive_failures.remove(function);
     }
 
     /// Returns `Unhealthy` during a cool-down, `Healthy` otherwise.
@@ -121,8 +132,8 @@ mod tests {
     #[test]
     fn failures_below_threshold_keep_admitting() {
         let tracker = HealthTracker::new(3, Duration::from_secs(60));
-        assert!(!tracker.record_failure("trap 1"));
-        assert!(!tracker.record_failure("trap 2"));
+        assert!(!tracker.record_failure("create", "trap 1"));
+        assert!(!tracker.record_failure("create", "trap 2"));
         assert!(tracker.admit().is_ok());
         assert_eq!(tracker.health(), AdapterHealth::Healthy);
     }
@@ -130,9 +141,9 @@ mod tests {
     #[test]
     fn threshold_failures_reject_with_last_reason() {
         let tracker = HealthTracker::new(3, Duration::from_secs(60));
-        tracker.record_failure("trap 1");
-        tracker.record_failure("trap 2");
-        assert!(tracker.record_failure("trap 3"));
+        tracker.record_failure("create", "trap 1");
+        tracker.record_failure("create", "trap 2");
+        assert!(tracker.record_failure("create", "trap 3"));
 
         let rejected = tracker.admit().unwrap_err();
         assert_eq!(rejected.failures, 3);
@@ -144,22 +155,31 @@ mod tests {
     #[test]
     fn success_resets_the_count() {
         let tracker = HealthTracker::new(2, Duration::from_secs(60));
-        tracker.record_failure("trap 1");
-        tracker.record_success();
-        assert!(!tracker.record_failure("trap 2"));
+        tracker.record_failure("create", "trap 1");
+        tracker.record_success("create");
+        assert!(!tracker.record_failure("create", "trap 2"));
         assert!(tracker.admit().is_ok());
+    }
+
+    #[test]
+    fn success_of_another_function_keeps_the_count() {
+        let tracker = HealthTracker::new(2, Duration::from_secs(60));
+        tracker.record_failure("create", "trap 1");
+        tracker.record_success("destroy");
+        assert!(tracker.record_failure("create", "trap 2"));
+        assert!(tracker.admit().is_err());
     }
 
     #[test]
     fn failure_after_cool_down_rejects_again_at_once() {
         let tracker = HealthTracker::new(2, Duration::from_millis(20));
-        tracker.record_failure("trap 1");
-        tracker.record_failure("trap 2");
+        tracker.record_failure("create", "trap 1");
+        tracker.record_failure("create", "trap 2");
         assert!(tracker.admit().is_err());
 
         std::thread::sleep(Duration::from_millis(40));
         assert!(tracker.admit().is_ok());
-        assert!(tracker.record_failure("trap 3"));
+        assert!(tracker.record_failure("create", "trap 3"));
         assert!(tracker.admit().is_err());
     }
 }
