@@ -3,7 +3,7 @@
 //! tests can prove each attack is stopped.
 //!
 //! `create` reads the attack from the request's metadata key `attack`, or
-//! else from the adapter option `attack`; without either it returns a
+//! else from the adapter option `attack`. Without either, it returns a
 //! `ready` environment and touches nothing. Attacks:
 //!
 //! - `loop`, `memory-bomb`, `panic`: spin forever, allocate until memory
@@ -46,8 +46,11 @@ const DEFAULT_IMAGE: &str = "envhost/busybox:test";
 /// Message of the `panic` attack, which the tests look for in the error.
 const PANIC_MESSAGE: &str = "hostile adapter panics on purpose";
 
-/// Log lines and stdout lines the `log-flood` attack writes.
-const FLOOD_LINES: usize = 20_000;
+/// Log lines the `log-flood` attack writes, far above the host's per-call cap.
+const FLOOD_LOG_LINES: usize = 5_000;
+
+/// Stdout lines of 100 bytes the `log-flood` attack writes: 2 MB.
+const FLOOD_STDOUT_LINES: usize = 20_000;
 
 /// Attack from the adapter options, used when the metadata names none.
 static OPTIONS_ATTACK: Mutex<Option<String>> = Mutex::new(None);
@@ -156,8 +159,9 @@ fn run_attack(
         }
     }
 
-    // Reached only by the container attacks, which policy must deny; if it
-    // does not, the container is started so that the test sees it.
+    // Reached only by the container attacks, which policy must deny. If the
+    // policy lets one through, the container is started, so that the test
+    // finds a running container and fails.
     let id = container::create(environment_id, &spec)?;
     container::start(&id)?;
     Ok(ready())
@@ -218,12 +222,21 @@ fn exhaust_memory() -> ! {
 }
 
 fn flood_log() {
-    for line in 0..FLOOD_LINES {
+    for line in 0..FLOOD_LOG_LINES {
         log(Level::Info, &format!("flood line {line}"));
     }
-    for line in 0..FLOOD_LINES {
-        println!("flood stdout line {line} {}", "x".repeat(80));
+
+    // Written in large chunks, so that the flood costs few host calls and
+    // fits in the call deadline even on a slow host.
+    let mut chunk = String::new();
+    for line in 0..FLOOD_STDOUT_LINES {
+        chunk.push_str(&format!("flood stdout line {line:05} {}\n", "x".repeat(75)));
+        if chunk.len() >= 64 * 1024 {
+            print!("{chunk}");
+            chunk.clear();
+        }
     }
+    print!("{chunk}");
 }
 
 fn ready() -> EnvironmentState {
