@@ -25,6 +25,7 @@ use crate::state::{EnvironmentRecord, RecordKind, StateError, Store};
 
 mod expiry;
 mod recovery;
+mod request_check;
 
 pub use expiry::LEASE_EXPIRED;
 pub use recovery::RecoveryReport;
