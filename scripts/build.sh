@@ -3,7 +3,8 @@
 # installed as target/adapters/docker.wasm; the testing adapter (guests/testing, WIT
 # 0.1.0), which the host's reload tests load from the build folder; the fake test
 # adapter; the broken adapter and the example Rust adapter, which the conformance
-# tests load; and the host binary (release). Honours CARGO_TARGET_DIR.
+# tests load; the hostile adapter, which the security tests load; and the host
+# binary (release). Honours CARGO_TARGET_DIR.
 #
 # The fake adapter goes to target/testing-adapters/fake.wasm, outside the adapters
 # folder, so that a demo host never loads it.
@@ -42,6 +43,10 @@ cargo build --profile guest --target "$WASM_TARGET" -p envhost-broken-adapter ||
 step "Building the example Rust adapter (examples/rust-adapter, its own workspace)"
 (cd examples/rust-adapter && CARGO_TARGET_DIR="$CARGO_TARGET" cargo build --release --target "$WASM_TARGET") ||
     die "building the example Rust adapter (examples/rust-adapter) failed"
+
+step "Building the hostile adapter component (security test fixture)"
+cargo build --profile guest --target "$WASM_TARGET" -p envhost-hostile-adapter ||
+    die "building the hostile adapter (guests/testing/hostile) failed"
 
 step "Installing the adapter as $ADAPTERS_DIR/docker.wasm"
 mkdir -p "$ADAPTERS_DIR"

@@ -305,6 +305,10 @@ pub enum AdapterHealth {
     /// The file is present but failed to load; nothing serves under this
     /// name.
     Failed,
+    /// Loaded, but its last calls trapped or overran their deadline in a row;
+    /// it rejects calls as `unavailable` until a cool-down ends or it is
+    /// reloaded.
+    Unhealthy,
 }
 
 /// One entry of `GET /v1/adapters`.

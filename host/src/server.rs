@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 
-use crate::adapters::{AdapterWatcher, GuestLimits, Registry, Runtime};
+use crate::adapters::{AdapterWatcher, GrantTable, GuestLimits, Registry, Runtime};
 use crate::api::{self, ApiOptions};
 use crate::config::Config;
 use crate::container::{ContainerHost, Policy};
@@ -68,6 +68,14 @@ pub async fn serve(config_path: &Path) -> anyhow::Result<()> {
     };
     let runtime =
         Runtime::with_artifact_cache(limits, Some(containers.clone()), &config.adapters.cache_dir)?;
+    runtime.set_grants(GrantTable::new(
+        config
+            .adapters
+            .adapters
+            .iter()
+            .map(|(name, adapter)| (name.clone(), adapter.grants.clone()))
+            .collect(),
+    ));
     let options: BTreeMap<String, serde_json::Value> = config
         .adapters
         .adapters

@@ -155,6 +155,17 @@ impl Host {
     ///
     /// As [`Host::start`].
     pub async fn start_with_config(config: &str) -> Host {
+        Host::start_with_adapters(config, &[]).await
+    }
+
+    /// Starts a host as [`Host::start_with_config`] does, with each file of
+    /// `extra_adapters` copied into the adapters folder under its name (such
+    /// as `hostile.wasm`) next to `docker.wasm`.
+    ///
+    /// # Panics
+    ///
+    /// As [`Host::start`], and when a file can not be copied.
+    pub async fn start_with_adapters(config: &str, extra_adapters: &[(&str, &Path)]) -> Host {
         let binary = host_binary();
         let adapter = docker_adapter();
         require_docker();
@@ -174,6 +185,15 @@ impl Host {
                 adapter.display()
             )
         });
+
+        for (file_name, source) in extra_adapters {
+            fs::copy(source, adapters_dir.join(file_name)).unwrap_or_else(|err| {
+                panic!(
+                    "failed to copy `{}` into the adapters folder: {err}",
+                    source.display()
+                )
+            });
+        }
 
         let listen = format!("127.0.0.1:{}", free_port());
         let config_path = dir.path().join("envhost.toml");
@@ -623,6 +643,24 @@ pub(crate) fn docker_adapter() -> PathBuf {
     assert!(
         path.is_file(),
         "the Docker adapter `{}` is missing: run scripts/build.sh (or set ENVHOST_DOCKER_ADAPTER)",
+        path.display()
+    );
+    path
+}
+
+/// Returns the path of the built hostile adapter component
+/// (`guests/testing/hostile`), or `ENVHOST_HOSTILE_ADAPTER` when set.
+///
+/// # Panics
+///
+/// Panics with the command that builds it when the file is missing.
+pub fn hostile_adapter() -> PathBuf {
+    let path = std::env::var_os("ENVHOST_HOSTILE_ADAPTER")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| target_dir().join("wasm32-wasip2/guest/envhost_hostile_adapter.wasm"));
+    assert!(
+        path.is_file(),
+        "the hostile adapter `{}` is missing: run scripts/build.sh (or set ENVHOST_HOSTILE_ADAPTER)",
         path.display()
     );
     path

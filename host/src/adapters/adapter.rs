@@ -20,6 +20,7 @@ use super::convert::{
     start_request_to_wit, state_from_wit, status_from_wit, status_to_wit,
 };
 use super::error::{CallError, ProviderErrorKind};
+use super::health::HealthTracker;
 use super::runtime::Runtime;
 use super::store::CallState;
 use crate::ids::{AdapterName, EnvironmentId};
@@ -195,6 +196,8 @@ pub struct Adapter {
     pub(crate) runtime: Arc<Runtime>,
     pub(crate) compile_source: CompileSource,
     pub(crate) load_time: Duration,
+    /// Consecutive traps and overruns of this version; a reload starts over.
+    pub(crate) health: HealthTracker,
 }
 
 /// One instance, ready for a call: `init` has run.
@@ -261,7 +264,7 @@ impl Adapter {
             digest: Some(self.digest.clone()),
             loaded_at: Some(self.loaded_at),
             capabilities: Some(self.capabilities.clone()),
-            health: model::AdapterHealth::Healthy,
+            health: self.health.health(),
             last_error: None,
         }
     }
@@ -551,6 +554,15 @@ impl Adapter {
         function: &'static str,
         environment: Option<&EnvironmentId>,
     ) -> Result<Call, CallError> {
+        if let Err(unhealthy) = self.health.admit() {
+            return Err(CallError::Unhealthy {
+                adapter: self.name.clone(),
+                failures: unhealthy.failures,
+                last_failure: unhealthy.last_failure,
+                remaining: unhealthy.remaining,
+            });
+        }
+
         let runtime = &self.runtime;
         let state = CallState::new(
             self.name.clone(),
@@ -591,7 +603,9 @@ impl Adapter {
             self.timed("init", guest.call_init(&mut call.store, &options))
                 .await
         });
-        let init = self.finish(&mut call, function, outcome)?;
+        // Not `finish`: a successful `init` says nothing about the call, so
+        // it must not clear the failure count.
+        let init = self.finish_step(&mut call, function, outcome)?;
         init.map_err(|err| {
             let (kind, message) = error_from_wit(err);
             CallError::Provider {
@@ -621,9 +635,47 @@ impl Adapter {
         outcome
     }
 
-    /// Logs what the guest printed and turns traps and overruns into
-    /// [`CallError`]s.
+    /// Finishes the last guest step of a call: as [`Adapter::finish_step`],
+    /// and a call that did not trap clears the failure count.
     fn finish<R>(
+        &self,
+        call: &mut Call,
+        function: &'static str,
+        outcome: Result<wasmtime::Result<R>, tokio::time::error::Elapsed>,
+    ) -> Result<R, CallError> {
+        let value = self.finish_step(call, function, outcome)?;
+        self.health.record_success(function);
+        Ok(value)
+    }
+
+    /// Logs what the guest printed, turns traps and overruns into
+    /// [`CallError`]s and counts them towards the adapter's health.
+    fn finish_step<R>(
+        &self,
+        call: &mut Call,
+        function: &'static str,
+        outcome: Result<wasmtime::Result<R>, tokio::time::error::Elapsed>,
+    ) -> Result<R, CallError> {
+        let result = self.settle(call, function, outcome);
+        if let Err(err @ (CallError::Trap { .. } | CallError::Timeout { .. })) = &result {
+            self.record_failure(function, err);
+        }
+        result
+    }
+
+    fn record_failure(&self, function: &'static str, err: &CallError) {
+        if self.health.record_failure(function, &err.to_string()) {
+            tracing::error!(
+                adapter = %self.name,
+                function,
+                error = %err,
+                cool_down_secs = super::health::UNHEALTHY_COOL_DOWN.as_secs(),
+                "adapter marked unhealthy after consecutive failed calls"
+            );
+        }
+    }
+
+    fn settle<R>(
         &self,
         call: &mut Call,
         function: &'static str,

@@ -59,6 +59,19 @@ pub enum CallError {
         adapter: AdapterName,
         capability: &'static str,
     },
+    /// The adapter trapped or overran its deadline too often in a row and
+    /// rejects calls until its cool-down ends.
+    #[error(
+        "adapter `{adapter}` is unhealthy after {failures} consecutive failed calls \
+         and rejects calls for another {}s (last failure: {last_failure})",
+        remaining.as_secs().max(1)
+    )]
+    Unhealthy {
+        adapter: AdapterName,
+        failures: u32,
+        last_failure: String,
+        remaining: Duration,
+    },
     /// The host could not create an instance (for example all instance slots
     /// are busy).
     #[error("failed to instantiate adapter `{adapter}`: {reason}")]

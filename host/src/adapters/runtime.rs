@@ -2,7 +2,7 @@
 //! guest limits. Loading a file turns it into an [`Adapter`].
 
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
@@ -15,6 +15,8 @@ use super::cache::{ArtifactCache, CompileSource};
 use super::convert::json_object_from_wit;
 use super::engine::{build_engine, deadline_ticks, start_epoch_ticker};
 use super::error::LoadError;
+use super::grants::{GrantTable, check_imports};
+use super::health::HealthTracker;
 use super::store::CallState;
 use crate::container::ContainerHost;
 use crate::ids::AdapterName;
@@ -39,6 +41,7 @@ pub struct Runtime {
     pub(crate) containers: Option<ContainerHost>,
     pub(crate) limits: GuestLimits,
     cache: Option<ArtifactCache>,
+    grants: RwLock<GrantTable>,
 }
 
 impl Runtime {
@@ -107,7 +110,14 @@ impl Runtime {
             containers,
             limits,
             cache,
+            grants: RwLock::new(GrantTable::default()),
         }))
+    }
+
+    /// Sets the grants that later loads check imports against. Adapters
+    /// already loaded keep running with the imports they have.
+    pub fn set_grants(&self, grants: GrantTable) {
+        *self.grants.write().unwrap_or_else(|err| err.into_inner()) = grants;
     }
 
     /// Loads an adapter from a file; its name is the file stem.
@@ -115,7 +125,8 @@ impl Runtime {
     /// # Errors
     ///
     /// Fails, with the file and the reason, when the file can not be read, is
-    /// not a component, imports what the host does not provide, lacks the
+    /// not a component, imports an interface it was not granted, imports what
+    /// the host does not provide, lacks the
     /// `provider` export, targets an unknown WIT version, or rejects its
     /// options in `init`.
     pub async fn load_file(
@@ -166,6 +177,13 @@ impl Runtime {
                 .map_err(|err| invalid(format!("compilation panicked: {err}")))?
                 .map_err(|err| invalid(format!("failed to compile: {err:#}")))?;
 
+        let grants = self
+            .grants
+            .read()
+            .unwrap_or_else(|err| err.into_inner())
+            .grants_of(&name);
+        check_imports(&self.engine, &component, &name, &grants).map_err(invalid)?;
+
         let wit_version = exported_wit_version(&self.engine, &component).map_err(invalid)?;
         let pre = self
             .linker
@@ -188,6 +206,7 @@ impl Runtime {
             runtime: Arc::clone(self),
             compile_source,
             load_time: Duration::ZERO,
+            health: HealthTracker::default(),
         };
 
         // Probe: a first instance must accept the options and describe itself.

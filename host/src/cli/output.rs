@@ -208,6 +208,7 @@ fn health_text(health: AdapterHealth) -> &'static str {
     match health {
         AdapterHealth::Healthy => "healthy",
         AdapterHealth::Failed => "failed",
+        AdapterHealth::Unhealthy => "unhealthy",
     }
 }
 

@@ -26,6 +26,7 @@ use crate::state::{EnvironmentRecord, RecordKind, StateError, Store};
 
 mod expiry;
 mod recovery;
+mod request_check;
 
 pub use expiry::LEASE_EXPIRED;
 pub use recovery::RecoveryReport;
@@ -335,7 +336,7 @@ fn call_error(err: CallError) -> ServiceError {
             }
         }
         CallError::Unsupported { .. } => ServiceError::NotImplemented(err.to_string()),
-        CallError::Timeout { .. } | CallError::Instantiate { .. } => {
+        CallError::Timeout { .. } | CallError::Instantiate { .. } | CallError::Unhealthy { .. } => {
             ServiceError::Unavailable(err.to_string())
         }
         other => ServiceError::Internal(other.to_string()),
