@@ -68,6 +68,10 @@ mv -f "$partial" "$TESTING_ADAPTERS_DIR/fake.wasm"
 info "$(wc -c <"$TESTING_ADAPTERS_DIR/fake.wasm") bytes from $FAKE_BUILT"
 
 step "Building the host (release)"
-cargo build --release -p envhost || die "building the host (host/) failed"
+# Building the whole workspace (less the wasm-only adapter) unifies features the
+# same way `cargo test --workspace` does, so the tests reuse this build instead of
+# compiling wasmtime a second time with other features.
+cargo build --release --workspace --exclude envhost-docker-adapter ||
+    die "building the host (host/) failed"
 [ -x "$CARGO_TARGET/release/envhost" ] || die "the host build succeeded but $CARGO_TARGET/release/envhost is missing"
 info "built $CARGO_TARGET/release/envhost"
