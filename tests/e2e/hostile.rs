@@ -294,12 +294,24 @@ async fn memory_bomb_and_panic_fail_only_their_call() {
 
     let bomb = unique_id("sec-bomb");
     let response = attack(&host, &bomb, json!({"attack": "memory-bomb"})).await;
-    response.expect_problem(StatusCode::INTERNAL_SERVER_ERROR, "internal");
+    let detail = response.expect_problem(StatusCode::BAD_GATEWAY, "adapter-failed");
+    assert!(
+        detail.contains("`hostile`"),
+        "detail does not name the adapter: {detail}"
+    );
+    assert!(
+        detail.contains("`create`"),
+        "detail does not name the function: {detail}"
+    );
     assert_nothing_changed(&host, &bomb).await;
 
     let panic = unique_id("sec-panic");
     let response = attack(&host, &panic, json!({"attack": "panic"})).await;
-    response.expect_problem(StatusCode::INTERNAL_SERVER_ERROR, "internal");
+    let detail = response.expect_problem(StatusCode::BAD_GATEWAY, "adapter-failed");
+    assert!(
+        detail.contains("hostile adapter panics on purpose"),
+        "detail lacks the guest's panic message: {detail}"
+    );
     assert_nothing_changed(&host, &panic).await;
 
     let log = host.log();
@@ -326,7 +338,7 @@ async fn repeated_traps_mark_adapter_unhealthy() {
     for _ in 0..5 {
         let id = unique_id("sec-trap");
         let response = attack(&host, &id, json!({"attack": "panic"})).await;
-        response.expect_problem(StatusCode::INTERNAL_SERVER_ERROR, "internal");
+        response.expect_problem(StatusCode::BAD_GATEWAY, "adapter-failed");
     }
 
     let id = unique_id("sec-refused");

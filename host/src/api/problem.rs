@@ -71,6 +71,7 @@ pub fn status_for(err: &ServiceError) -> StatusCode {
         ServiceError::Denied(_) => StatusCode::FORBIDDEN,
         ServiceError::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
         ServiceError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+        ServiceError::AdapterFailed(_) => StatusCode::BAD_GATEWAY,
         // `ServiceError` is non-exhaustive: a kind added later is a server
         // fault until it gets its own status here.
         _ => StatusCode::INTERNAL_SERVER_ERROR,
@@ -82,7 +83,9 @@ impl From<ServiceError> for Problem {
         let status = status_for(&err);
         let code = err.code();
         match &err {
-            ServiceError::Internal(_) => tracing::error!(code, error = %err, "request failed"),
+            ServiceError::Internal(_) | ServiceError::AdapterFailed(_) => {
+                tracing::error!(code, error = %err, "request failed")
+            }
             ServiceError::Unavailable(_) => tracing::warn!(code, error = %err, "request failed"),
             _ => {}
         }

@@ -524,6 +524,10 @@ async fn service_errors_map_to_problem_statuses() {
             ServiceError::Unavailable("engine down".into()),
             StatusCode::SERVICE_UNAVAILABLE,
         ),
+        (
+            ServiceError::AdapterFailed("adapter `a` trapped in `create`".into()),
+            StatusCode::BAD_GATEWAY,
+        ),
     ];
     for (err, status) in cases {
         let harness = Harness::new();

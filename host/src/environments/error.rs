@@ -23,6 +23,10 @@ pub enum ServiceError {
     /// The adapter does not export the interface the operation needs.
     #[error("{0}")]
     NotImplemented(String),
+    /// The adapter trapped (panicked, ran out of memory): the message names
+    /// the adapter, the function and the reason, with what the guest printed.
+    #[error("{0}")]
+    AdapterFailed(String),
     /// A backend (Docker engine, adapter) can not serve the request now.
     #[error("{0}")]
     Unavailable(String),
@@ -40,6 +44,7 @@ impl ServiceError {
             ServiceError::Conflict(_) => "conflict",
             ServiceError::Denied(_) => "denied",
             ServiceError::NotImplemented(_) => "not-implemented",
+            ServiceError::AdapterFailed(_) => "adapter-failed",
             ServiceError::Unavailable(_) => "unavailable",
             ServiceError::Internal(_) => "internal",
         }

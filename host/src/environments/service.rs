@@ -339,7 +339,7 @@ fn call_error(err: CallError) -> ServiceError {
         CallError::Timeout { .. } | CallError::Instantiate { .. } | CallError::Unhealthy { .. } => {
             ServiceError::Unavailable(err.to_string())
         }
-        other => ServiceError::Internal(other.to_string()),
+        CallError::Trap { .. } => ServiceError::AdapterFailed(err.to_string()),
     }
 }
 
