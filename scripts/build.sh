@@ -71,7 +71,7 @@ step "Building the host (release)"
 # Building the whole workspace (less the wasm-only adapter) unifies features the
 # same way `cargo test --workspace` does, so the tests reuse this build instead of
 # compiling wasmtime a second time with other features.
-cargo build --release --workspace --exclude envhost-docker-adapter ||
+cargo build --release --workspace "${NATIVE_EXCLUDES[@]}" ||
     die "building the host (host/) failed"
 [ -x "$CARGO_TARGET/release/envhost" ] || die "the host build succeeded but $CARGO_TARGET/release/envhost is missing"
 info "built $CARGO_TARGET/release/envhost"

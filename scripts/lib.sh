@@ -13,6 +13,18 @@ case "$CARGO_TARGET" in
     *) CARGO_TARGET="$ROOT/$CARGO_TARGET" ;;
 esac
 RUN_DIR="$ROOT/target"
+
+# Crates that only make sense as wasm32-wasip2 components. Native builds and test
+# runs leave them out (a native cdylib of a component does not link), and every
+# native command uses the same list so that they resolve the same features and
+# share one build.
+NATIVE_EXCLUDES=(
+    --exclude envhost-docker-adapter
+    --exclude envhost-testing-adapter
+    --exclude envhost-fake-adapter
+    --exclude envhost-broken-adapter
+    --exclude envhost-hostile-adapter
+)
 mkdir -p "$RUN_DIR"
 
 # Prints a step heading, so that a long log shows where each step starts.

@@ -23,7 +23,7 @@ step "Checking formatting: cargo fmt --all --check"
 cargo fmt --all --check || die "the code is not formatted: run \`cargo fmt --all\`"
 
 step "Testing the host, the SDK and the end-to-end tests"
-cargo test "${TEST_PROFILE[@]}" --workspace --exclude envhost-docker-adapter ||
+cargo test "${TEST_PROFILE[@]}" --workspace "${NATIVE_EXCLUDES[@]}" ||
     die "cargo test --workspace failed"
 
 step "Testing the Docker adapter's native unit tests"
