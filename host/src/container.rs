@@ -33,7 +33,7 @@ use tracing::{Span, debug, info, instrument, warn};
 pub use error::ContainerError;
 pub use exec::{ExecOutput, MAX_EXEC_OUTPUT_BYTES, MAX_LOG_LINE_BYTES};
 pub use policy::Policy;
-/// A container labelled with this host's id, as start-up recovery sees it.
+/// Container labelled with this host's id, as listed for start-up recovery.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct HostContainer {
     /// Full container id.

@@ -18,7 +18,7 @@ use crate::ids::AdapterName;
 use crate::metrics;
 use crate::model::{AdapterHealth, AdapterSummary};
 
-/// What the registry knows of one adapter file.
+/// Registry entry of one adapter file.
 struct Entry {
     file: PathBuf,
     /// Version that new calls get; a failed reload leaves it in place.

@@ -263,7 +263,7 @@ pub fn adapter_name_for(path: &Path) -> Result<AdapterName, LoadError> {
 }
 
 /// Checks the 8-byte preamble, so that a core module or a stray file gets a
-/// plain answer instead of a parser error.
+/// plain error message instead of a parser error.
 pub(crate) fn check_component_header(bytes: &[u8]) -> Result<(), String> {
     if bytes.len() < 8 || &bytes[..4] != b"\0asm" {
         return Err(format!(

@@ -12,7 +12,7 @@ use crate::model::{Descriptor, Status};
 /// First delay between two polls; it grows by half up to [`MAX_POLL_DELAY`].
 const FIRST_POLL_DELAY: Duration = Duration::from_millis(100);
 
-/// Longest delay between two polls.
+/// Maximum delay between two polls.
 const MAX_POLL_DELAY: Duration = Duration::from_secs(1);
 
 /// Interval at which an unchanged status is shown again, so that a long wait

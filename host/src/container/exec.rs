@@ -12,7 +12,7 @@ use tracing::{info, instrument};
 use super::{ContainerError, ContainerHost, log_outcome};
 use crate::ids::AdapterName;
 
-/// Longest line returned by `logs`, in bytes; longer lines are cut.
+/// Maximum length of a line returned by `logs`, in bytes. Longer lines are cut.
 pub const MAX_LOG_LINE_BYTES: usize = 16 * 1024;
 
 /// Output of `exec` kept, in bytes; the rest is dropped and reported as

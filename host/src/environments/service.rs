@@ -79,7 +79,7 @@ impl EnvironmentService {
     }
 
     /// Serializes operations on one id, so that a create racing a destroy of
-    /// the same environment sees a consistent record.
+    /// the same environment reads a consistent record.
     async fn lock(&self, id: &EnvironmentId) -> MutexGuard<'_, ()> {
         let mut hasher = DefaultHasher::new();
         id.hash(&mut hasher);
@@ -134,6 +134,43 @@ impl EnvironmentService {
                 )
             }),
         }
+    }
+
+    /// Resolves what create and reserve share: the environment id (minted
+    /// when absent), the adapter and the lease length.
+    fn resolve_target(
+        &self,
+        environment_id: Option<&str>,
+        provider: Option<&str>,
+        ttl_ms: Option<u64>,
+    ) -> Result<(EnvironmentId, AdapterName, u64), ServiceError> {
+        let id = match environment_id {
+            Some(id) => EnvironmentId::parse(id)?,
+            None => EnvironmentId::mint(),
+        };
+        let adapter_name = self.adapter_name(provider)?;
+        let ttl_ms = validate::ttl_ms(ttl_ms, self.settings.default_ttl, self.settings.max_ttl)?;
+        Ok((id, adapter_name, ttl_ms))
+    }
+
+    /// Returns the descriptor of an earlier identical request for `id`, a
+    /// conflict when the earlier request differed, and `None` for a new id.
+    /// The caller holds the id's lock.
+    async fn replay(
+        &self,
+        id: &EnvironmentId,
+        kind: RecordKind,
+        request_digest: &str,
+    ) -> Result<Option<Descriptor>, ServiceError> {
+        let Some(existing) = self.get_record(id).await? else {
+            return Ok(None);
+        };
+        if existing.request_digest != request_digest || existing.kind != kind {
+            return Err(ServiceError::Conflict(format!(
+                "environment `{id}` already exists with a different request"
+            )));
+        }
+        Ok(Some(descriptor(&existing)))
     }
 
     fn adapter(&self, name: &AdapterName) -> Result<Arc<Adapter>, ServiceError> {
@@ -202,8 +239,8 @@ impl EnvironmentService {
         record.updated_at = model::now();
     }
 
-    /// Cleans up after a failed create or start: asks the adapter to destroy
-    /// what it may have made, then removes any container left by labels.
+    /// Cleans up after a failed create or start. The adapter destroys what it
+    /// may have made, then the host removes any container left, by label.
     async fn clean_up_failed(&self, adapter: &Adapter, id: &EnvironmentId) {
         if let Err(err) = adapter.destroy(id, Some("create-failed")).await {
             tracing::warn!(environment = %id, adapter = %adapter.name(), error = %err, "cleanup after a failed create failed in the adapter");
@@ -233,10 +270,10 @@ impl EnvironmentService {
         };
         let outcome = adapter.get_status(&record.id).await;
 
-        // A destroy or a lease collection may have run while the adapter was
-        // asked; it stops the container, which would read as a failure here.
-        // So the answer is applied under the environment's lock, and only to
-        // a record that nobody changed meanwhile.
+        // A destroy or a lease collection may have run during the adapter call.
+        // It stops the container, which would read as a failure here, so the
+        // result is applied under the environment's lock and only to a record
+        // that did not change meanwhile.
         let _guard = self.lock(&record.id).await;
         let Some(mut current) = self.get_record(&record.id).await? else {
             return Ok(record);
@@ -266,8 +303,8 @@ impl EnvironmentService {
                 self.update_record(&current).await?;
             }
             Err(err) => {
-                // The stored record is still the best status to return; the
-                // operator sees the failure in the log.
+                // The stored record is still the best status to return, and the
+                // failure goes to the log.
                 tracing::warn!(environment = %current.id, adapter = %current.adapter, error = %err, "status refresh failed");
             }
         }
@@ -319,7 +356,7 @@ fn descriptor(record: &EnvironmentRecord) -> Descriptor {
     }
 }
 
-/// Maps an adapter call error to what the caller sees.
+/// Maps an adapter call error to the service error returned to the caller.
 fn call_error(err: CallError) -> ServiceError {
     match err {
         CallError::Provider {
@@ -346,15 +383,10 @@ fn call_error(err: CallError) -> ServiceError {
 #[async_trait]
 impl Environments for EnvironmentService {
     async fn create(&self, request: CreateRequest) -> Result<Descriptor, ServiceError> {
-        let id = match &request.environment_id {
-            Some(id) => EnvironmentId::parse(id)?,
-            None => EnvironmentId::mint(),
-        };
-        let adapter_name = self.adapter_name(request.provider.as_deref())?;
-        let ttl_ms = validate::ttl_ms(
+        let (id, adapter_name, ttl_ms) = self.resolve_target(
+            request.environment_id.as_deref(),
+            request.provider.as_deref(),
             request.ttl_ms,
-            self.settings.default_ttl,
-            self.settings.max_ttl,
         )?;
         validate::resources(&request.resources)?;
         validate::env(&request.env)?;
@@ -372,14 +404,11 @@ impl Environments for EnvironmentService {
         let request_digest = digest(&request_json);
 
         let _guard = self.lock(&id).await;
-        if let Some(existing) = self.get_record(&id).await? {
-            if existing.request_digest != request_digest || existing.kind != RecordKind::Environment
-            {
-                return Err(ServiceError::Conflict(format!(
-                    "environment `{id}` already exists with a different request"
-                )));
-            }
-            return Ok(descriptor(&existing));
+        if let Some(existing) = self
+            .replay(&id, RecordKind::Environment, &request_digest)
+            .await?
+        {
+            return Ok(existing);
         }
         let adapter = self.adapter(&adapter_name)?;
 
@@ -515,15 +544,10 @@ impl Environments for EnvironmentService {
     }
 
     async fn reserve(&self, request: ReserveRequest) -> Result<Descriptor, ServiceError> {
-        let id = match &request.environment_id {
-            Some(id) => EnvironmentId::parse(id)?,
-            None => EnvironmentId::mint(),
-        };
-        let adapter_name = self.adapter_name(request.provider.as_deref())?;
-        let ttl_ms = validate::ttl_ms(
+        let (id, adapter_name, ttl_ms) = self.resolve_target(
+            request.environment_id.as_deref(),
+            request.provider.as_deref(),
             request.ttl_ms,
-            self.settings.default_ttl,
-            self.settings.max_ttl,
         )?;
         validate::metadata(&request.metadata)?;
 
@@ -535,14 +559,11 @@ impl Environments for EnvironmentService {
         let request_digest = digest(&request_json);
 
         let _guard = self.lock(&id).await;
-        if let Some(existing) = self.get_record(&id).await? {
-            if existing.request_digest != request_digest || existing.kind != RecordKind::Reservation
-            {
-                return Err(ServiceError::Conflict(format!(
-                    "environment `{id}` already exists with a different request"
-                )));
-            }
-            return Ok(descriptor(&existing));
+        if let Some(existing) = self
+            .replay(&id, RecordKind::Reservation, &request_digest)
+            .await?
+        {
+            return Ok(existing);
         }
         let adapter = self.adapter(&adapter_name)?;
         if !adapter.capabilities().supports_two_phase {

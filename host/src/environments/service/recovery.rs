@@ -81,9 +81,8 @@ impl EnvironmentService {
         report
     }
 
-    /// Asks the adapter about a live record; a record left `provisioning` by
-    /// a create that the host never finished is failed and cleaned up when
-    /// the backend has nothing for it.
+    /// Refreshes a live record from its adapter. A create that the host never
+    /// finished is run again, because adapter creates adopt what they made.
     async fn recover_status(&self, record: EnvironmentRecord) -> EnvironmentRecord {
         let is_unstarted_reservation =
             record.kind == RecordKind::Reservation && record.start_request.is_none();
