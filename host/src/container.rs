@@ -17,8 +17,9 @@ mod request;
 mod spec;
 
 use std::collections::HashMap;
+use std::fmt;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use bollard::Docker;
 use bollard::models::{ContainerInspectResponse, NetworkCreateRequest};
@@ -51,6 +52,7 @@ pub use spec::{
 
 use crate::ids::{AdapterName, EnvironmentId, HostId};
 use crate::metrics;
+use crate::state::WriteTicket;
 use policy::{ImageRules, validate_network_name, with_default_tag};
 
 /// Label set to `true` on every container and network the host creates.
@@ -77,7 +79,6 @@ pub struct ContainerHost {
     inner: Arc<Inner>,
 }
 
-#[derive(Debug)]
 struct Inner {
     docker: Docker,
     policy: Policy,
@@ -88,6 +89,23 @@ struct Inner {
     /// Serializes `network_ensure`, because engines before Docker 25 (API
     /// 1.44) create a second network with the same name instead of failing.
     network_lock: tokio::sync::Mutex<()>,
+    /// Waited on before a container is created; see
+    /// [`ContainerHost::set_record_barrier`].
+    record_barrier: OnceLock<RecordBarrier>,
+}
+
+/// Resolves once every state write submitted before the call is durable.
+pub type RecordBarrier = Arc<dyn Fn() -> WriteTicket + Send + Sync>;
+
+impl fmt::Debug for Inner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Inner")
+            .field("policy", &self.policy)
+            .field("host_id", &self.host_id)
+            .field("socket", &self.socket)
+            .field("record_barrier", &self.record_barrier.get().is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 impl ContainerHost {
@@ -135,8 +153,21 @@ impl ContainerHost {
                 host_id,
                 socket,
                 network_lock: tokio::sync::Mutex::new(()),
+                record_barrier: OnceLock::new(),
             }),
         })
+    }
+
+    /// Makes every container creation wait for `barrier` first.
+    ///
+    /// The host writes an environment's record before it asks the adapter to
+    /// create it, but does not wait for that write to reach the disk: the
+    /// wait happens here, right before the first thing that outlives a crash
+    /// is made. So no container exists whose record a crash could lose, and
+    /// an adapter that creates no container costs no extra commit. A second
+    /// call is ignored.
+    pub fn set_record_barrier(&self, barrier: RecordBarrier) {
+        let _ = self.inner.record_barrier.set(barrier);
     }
 
     /// Returns the policy every call is checked against.
@@ -207,6 +238,13 @@ impl ContainerHost {
 
         self.ensure_image(&image).await?;
 
+        if let Some(barrier) = self.inner.record_barrier.get() {
+            barrier().await.map_err(|err| {
+                ContainerError::Unavailable(format!(
+                    "the state store failed, so container `{name}` was not created: {err}"
+                ))
+            })?;
+        }
         let options = CreateContainerOptionsBuilder::new().name(&name).build();
         match self
             .inner

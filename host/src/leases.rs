@@ -14,7 +14,7 @@ use crate::ids::EnvironmentId;
 
 /// Collections that may run at once; a slow adapter destroy must not hold up
 /// the others.
-const MAX_CONCURRENT_COLLECTIONS: usize = 16;
+const MAX_CONCURRENT_COLLECTIONS: usize = 64;
 
 /// How often destroyed environments past their retention are purged.
 const TOMBSTONE_PURGE_INTERVAL: Duration = Duration::from_secs(3600);

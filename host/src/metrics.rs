@@ -110,6 +110,8 @@ struct Metrics {
     container_denials: Family<RuleLabels, Counter>,
     lease_expiries: Family<ExpiryLabels, Counter>,
     collection_lag: Histogram,
+    state_writes: Counter,
+    state_commits: Counter,
 }
 
 static METRICS: LazyLock<Metrics> = LazyLock::new(Metrics::new);
@@ -167,6 +169,18 @@ impl Metrics {
             "Time from a lease's expiry to the start of its collection",
             collection_lag.clone(),
         );
+        let state_writes = Counter::default();
+        registry.register(
+            "state_writes",
+            "Record inserts, updates and deletes acknowledged by the state store",
+            state_writes.clone(),
+        );
+        let state_commits = Counter::default();
+        registry.register(
+            "state_commits",
+            "Durable commits of the state store; writes that arrive together share one",
+            state_commits.clone(),
+        );
         Self {
             registry,
             operations,
@@ -178,6 +192,8 @@ impl Metrics {
             container_denials,
             lease_expiries,
             collection_lag,
+            state_writes,
+            state_commits,
         }
     }
 }
@@ -249,6 +265,12 @@ pub fn record_lease_expiry(by_label: bool, lag: Duration) {
     };
     METRICS.lease_expiries.get_or_create(&labels).inc();
     METRICS.collection_lag.observe(lag.as_secs_f64());
+}
+
+/// Counts one durable commit of the state store holding `writes` writes.
+pub fn record_state_commit(writes: usize) {
+    METRICS.state_commits.inc();
+    METRICS.state_writes.inc_by(writes as u64);
 }
 
 fn call_labels(adapter: &str, function: &str) -> CallLabels {

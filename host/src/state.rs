@@ -7,9 +7,11 @@
 
 mod error;
 mod sqlite;
+mod write;
 
 pub use error::StateError;
 pub use sqlite::SqliteStore;
+pub use write::{Write, WriteTicket};
 
 use std::fmt;
 use std::str::FromStr;
@@ -22,8 +24,11 @@ use crate::model::{Endpoint, JsonObject, Lease, ListFilter, Status};
 
 /// Storage of the host id and of environment records.
 ///
-/// Methods are synchronous and may block on disk I/O: call them from
-/// `tokio::task::spawn_blocking` in async code.
+/// Writes are queued with [`Store::submit`], whose ticket async code awaits;
+/// the other methods are synchronous. Reads are short (an indexed lookup on
+/// a write-ahead-log database, which never waits for a writer), so async
+/// code may call `get` directly; `list` and the maintenance methods may take
+/// longer and belong on the blocking pool.
 pub trait Store: Send + Sync + 'static {
     /// Returns the host id: created and stored on first call, the same ever
     /// after.
@@ -33,20 +38,34 @@ pub trait Store: Send + Sync + 'static {
     /// Fails when the database can not be read or written.
     fn host_id(&self) -> Result<HostId, StateError>;
 
-    /// Inserts a new record.
+    /// Queues a write and returns at once; the ticket resolves when the write
+    /// is durable or refused. Writes submitted together may share one commit.
+    fn submit(&self, write: Write) -> WriteTicket;
+
+    /// Returns a ticket that resolves once every write submitted before it is
+    /// durable, whatever their outcome: the point before which no resource
+    /// may be created for a record still on its way to disk.
+    fn barrier(&self) -> WriteTicket;
+
+    /// Inserts a new record and waits until it is durable.
     ///
     /// # Errors
     ///
     /// `StateError::AlreadyExists` when a record with that id exists, even a
     /// terminal one.
-    fn insert(&self, record: &EnvironmentRecord) -> Result<(), StateError>;
+    fn insert(&self, record: &EnvironmentRecord) -> Result<(), StateError> {
+        self.submit(Write::Insert(record.clone())).wait()
+    }
 
-    /// Replaces every field of an existing record.
+    /// Replaces every field of an existing record and waits until the change
+    /// is durable.
     ///
     /// # Errors
     ///
     /// `StateError::NotFound` when no record has that id.
-    fn update(&self, record: &EnvironmentRecord) -> Result<(), StateError>;
+    fn update(&self, record: &EnvironmentRecord) -> Result<(), StateError> {
+        self.submit(Write::Update(record.clone())).wait()
+    }
 
     /// Returns the record with that id, if any.
     ///
@@ -71,12 +90,15 @@ pub trait Store: Send + Sync + 'static {
     /// `StateError::Corrupt` when a stored row does not decode.
     fn list_live(&self) -> Result<Vec<EnvironmentRecord>, StateError>;
 
-    /// Deletes the record with that id. Deleting an absent id is not an error.
+    /// Deletes the record with that id and waits until that is durable.
+    /// Deleting an absent id is not an error.
     ///
     /// # Errors
     ///
     /// Fails when the database can not be written.
-    fn delete(&self, id: &EnvironmentId) -> Result<(), StateError>;
+    fn delete(&self, id: &EnvironmentId) -> Result<(), StateError> {
+        self.submit(Write::Delete(id.clone())).wait()
+    }
 
     /// Deletes the terminal records (tombstones) whose `updated_at` is before
     /// `cutoff`, and returns how many were deleted.
@@ -85,6 +107,17 @@ pub trait Store: Send + Sync + 'static {
     ///
     /// Fails when the database can not be written.
     fn purge_terminal_before(&self, cutoff: DateTime<Utc>) -> Result<usize, StateError>;
+}
+
+/// Counts of a store's writes since it was opened: how many were
+/// acknowledged, and how many durable commits they took.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct WriteStats {
+    /// Inserts, updates and deletes applied.
+    pub writes: u64,
+    /// Transactions committed for them; fewer than `writes` when concurrent
+    /// writes shared a commit.
+    pub commits: u64,
 }
 
 /// What the host remembers about one environment or reservation.

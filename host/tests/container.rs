@@ -16,6 +16,7 @@ use envhost::container::{
     ContainerError, ContainerHost, ContainerSpec, Mount, Policy, PortRequest,
 };
 use envhost::ids::{AdapterName, EnvironmentId, HostId};
+use envhost::state::{StateError, WriteTicket};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const IMAGE: &str = "envhost/busybox:test";
@@ -724,4 +725,58 @@ async fn unreachable_engine_error_explains_start() {
 
     assert!(matches!(err, ContainerError::Unavailable(_)), "{err:?}");
     assert!(err.to_string().contains("systemctl start docker"), "{err}");
+}
+
+#[tokio::test]
+async fn create_waits_for_the_record_barrier() {
+    let (host, _cleanup) = connect(Policy::default()).await;
+    let (release, released) = tokio::sync::oneshot::channel();
+    let released = std::sync::Mutex::new(Some(released));
+    host.set_record_barrier(std::sync::Arc::new(move || {
+        let outcome = released
+            .lock()
+            .unwrap()
+            .take()
+            .expect("one container is created");
+        WriteTicket::waiting(outcome, "state.db".into(), "insert".to_owned())
+    }));
+    let environment = EnvironmentId::mint();
+
+    let creating = tokio::spawn({
+        let host = host.clone();
+        let environment = environment.clone();
+        async move { host.create(&adapter("test-a"), &environment, spec()).await }
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let docker = engine().await;
+    assert!(
+        engine_containers(&docker, host.host_id()).await.is_empty(),
+        "a container was created before its record was durable"
+    );
+
+    release.send(Ok(())).unwrap();
+    let id = creating.await.unwrap().unwrap();
+    let containers = engine_containers(&docker, host.host_id()).await;
+    assert_eq!(containers.len(), 1);
+    assert_eq!(containers[0].id.as_deref(), Some(id.as_str()));
+}
+
+#[tokio::test]
+async fn a_failed_record_barrier_creates_no_container() {
+    let (host, _cleanup) = connect(Policy::default()).await;
+    host.set_record_barrier(std::sync::Arc::new(|| {
+        WriteTicket::ready(Err(StateError::WriterStopped {
+            path: "state.db".into(),
+            operation: "insert environment `x`".to_owned(),
+        }))
+    }));
+
+    let err = host
+        .create(&adapter("test-a"), &EnvironmentId::mint(), spec())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ContainerError::Unavailable(_)), "{err:?}");
+    assert!(err.to_string().contains("was not created"), "{err}");
+    let docker = engine().await;
+    assert!(engine_containers(&docker, host.host_id()).await.is_empty());
 }

@@ -491,6 +491,8 @@ fn corrupt_row_names_id_and_column() {
     let (_dir, path) = temp_db();
     let store = SqliteStore::open(&path).unwrap();
     store.insert(&record("env-1", 0)).unwrap();
+    store.insert(&record("env-2", 1)).unwrap();
+    drop(store);
     rusqlite::Connection::open(&path)
         .unwrap()
         .execute(
@@ -499,6 +501,13 @@ fn corrupt_row_names_id_and_column() {
         )
         .unwrap();
 
+    // One corrupt record does not keep the store from opening or from
+    // serving the others.
+    let store = SqliteStore::open(&path).unwrap();
+    assert_eq!(
+        store.get(&EnvironmentId::parse("env-2").unwrap()).unwrap(),
+        Some(record("env-2", 1))
+    );
     let err = store
         .get(&EnvironmentId::parse("env-1").unwrap())
         .unwrap_err();
@@ -533,4 +542,117 @@ fn concurrent_inserts_all_land() {
         handle.join().unwrap();
     }
     assert_eq!(store.list(&ListFilter::default()).unwrap().len(), 100);
+}
+
+/// Runs `per_thread` writes on each of `threads` threads at once, the ids
+/// `t<thread>-<index>`, and returns each write's outcome.
+fn write_concurrently(
+    store: &std::sync::Arc<SqliteStore>,
+    threads: usize,
+    per_thread: usize,
+    write: fn(&SqliteStore, EnvironmentRecord) -> Result<(), StateError>,
+) -> Vec<Result<(), StateError>> {
+    let start = std::sync::Arc::new(std::sync::Barrier::new(threads));
+    let handles: Vec<_> = (0..threads)
+        .map(|thread| {
+            let store = std::sync::Arc::clone(store);
+            let start = std::sync::Arc::clone(&start);
+            std::thread::spawn(move || {
+                start.wait();
+                (0..per_thread)
+                    .map(|index| {
+                        let record = record(&format!("t{thread}-{index}"), index as i64);
+                        write(&store, record)
+                    })
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    handles
+        .into_iter()
+        .flat_map(|handle| handle.join().unwrap())
+        .collect()
+}
+
+#[test]
+fn concurrent_writes_share_commits() {
+    let (_dir, path) = temp_db();
+    let store = std::sync::Arc::new(SqliteStore::open(&path).unwrap());
+
+    let outcomes = write_concurrently(&store, 16, 20, |store, record| store.insert(&record));
+    assert!(outcomes.iter().all(Result::is_ok), "{outcomes:?}");
+    let outcomes = write_concurrently(&store, 16, 20, |store, mut record| {
+        record.status = Status::Terminated;
+        store.update(&record)
+    });
+    assert!(outcomes.iter().all(Result::is_ok), "{outcomes:?}");
+
+    let stats = store.write_stats();
+    assert_eq!(stats.writes, 640);
+    // Sixteen writers that each wait for a commit before their next write
+    // leave the queue empty only by chance; one commit per write would mean
+    // no batching at all.
+    assert!(
+        stats.commits < stats.writes / 2,
+        "expected shared commits, got {stats:?}"
+    );
+    drop(store);
+    let reopened = SqliteStore::open(&path).unwrap();
+    let filter = ListFilter {
+        status: Some(Status::Terminated),
+        ..ListFilter::default()
+    };
+    assert_eq!(reopened.list(&filter).unwrap().len(), 320);
+}
+
+#[test]
+fn a_refused_write_in_a_batch_leaves_the_others_committed() {
+    let (_dir, path) = temp_db();
+    let store = std::sync::Arc::new(SqliteStore::open(&path).unwrap());
+    // Half of the ids exist already, so their inserts are refused while the
+    // inserts of the other half, batched with them, must land.
+    for thread in (0..16).step_by(2) {
+        for index in 0..10 {
+            store
+                .insert(&record(&format!("t{thread}-{index}"), 0))
+                .unwrap();
+        }
+    }
+
+    let outcomes = write_concurrently(&store, 16, 10, |store, mut record| {
+        record.status = Status::Failed;
+        store.insert(&record)
+    });
+    let refused = outcomes
+        .iter()
+        .filter(|outcome| matches!(outcome, Err(StateError::AlreadyExists { .. })))
+        .count();
+    assert_eq!(refused, 80, "{outcomes:?}");
+    assert_eq!(
+        outcomes.iter().filter(|outcome| outcome.is_ok()).count(),
+        80
+    );
+
+    let failed = ListFilter {
+        status: Some(Status::Failed),
+        ..ListFilter::default()
+    };
+    assert_eq!(store.list(&failed).unwrap().len(), 80);
+    assert_eq!(store.list(&ListFilter::default()).unwrap().len(), 160);
+}
+
+#[test]
+fn reads_see_every_acknowledged_write() {
+    let (_dir, path) = temp_db();
+    let store = std::sync::Arc::new(SqliteStore::open(&path).unwrap());
+    let outcomes = write_concurrently(&store, 8, 25, |store, record| {
+        store.insert(&record)?;
+        // A read on another connection right after the acknowledgement.
+        let read = store.get(&record.id)?;
+        assert_eq!(read.as_ref(), Some(&record));
+        store.delete(&record.id)?;
+        assert_eq!(store.get(&record.id)?, None);
+        Ok(())
+    });
+    assert!(outcomes.iter().all(Result::is_ok), "{outcomes:?}");
 }

@@ -22,7 +22,7 @@ use crate::model::{
     self, AdapterSummary, CreateRequest, Descriptor, JsonObject, Lease, ListFilter, ReserveRequest,
     StartRequest, Status,
 };
-use crate::state::{EnvironmentRecord, RecordKind, StateError, Store};
+use crate::state::{EnvironmentRecord, RecordKind, StateError, Store, Write, WriteTicket};
 
 mod expiry;
 mod recovery;
@@ -33,6 +33,11 @@ pub use recovery::RecoveryReport;
 
 /// Number of lock stripes serializing operations on the same environment id.
 const LOCK_STRIPES: usize = 64;
+
+/// How long the adapter's part of a destroy may run before the record is
+/// marked `terminating`; quicker destroys go from live to `terminated` in one
+/// write.
+const TERMINATING_AFTER: Duration = Duration::from_millis(25);
 
 /// Settings of the service, from the `[leases]` and `[adapters]` config.
 #[derive(Clone, Debug)]
@@ -68,6 +73,8 @@ impl EnvironmentService {
         settings: ServiceSettings,
         leases: Arc<LeaseSchedule>,
     ) -> Self {
+        let barrier_store = Arc::clone(&store);
+        containers.set_record_barrier(Arc::new(move || barrier_store.barrier()));
         Self {
             store,
             registry,
@@ -100,27 +107,62 @@ impl EnvironmentService {
             .map_err(|err| ServiceError::Internal(err.to_string()))
     }
 
+    /// Reads a record on the calling task: a point lookup on a write-ahead-log
+    /// database is a few microseconds and never waits for a commit, less than
+    /// a hop to the blocking pool would cost.
     async fn get_record(
         &self,
         id: &EnvironmentId,
     ) -> Result<Option<EnvironmentRecord>, ServiceError> {
-        let id = id.clone();
-        self.with_store(move |store| store.get(&id)).await
+        self.store
+            .get(id)
+            .map_err(|err| ServiceError::Internal(err.to_string()))
     }
 
     async fn insert_record(&self, record: &EnvironmentRecord) -> Result<(), ServiceError> {
-        let record = record.clone();
-        self.with_store(move |store| store.insert(&record)).await
+        self.write(Write::Insert(record.clone())).await
     }
 
     async fn update_record(&self, record: &EnvironmentRecord) -> Result<(), ServiceError> {
-        let record = record.clone();
-        self.with_store(move |store| store.update(&record)).await
+        self.write(Write::Update(record.clone())).await
     }
 
     async fn delete_record(&self, id: &EnvironmentId) -> Result<(), ServiceError> {
-        let id = id.clone();
-        self.with_store(move |store| store.delete(&id)).await
+        self.write(Write::Delete(id.clone())).await
+    }
+
+    /// Runs `destroying`, the adapter's part of a destroy. When it takes
+    /// longer than [`TERMINATING_AFTER`], `record` is stored as
+    /// `terminating`, so that readers see the destroy in progress; the
+    /// returned ticket resolves when that is durable.
+    ///
+    /// A quick destroy writes only its end, one commit instead of two. The
+    /// mark is not needed for safety: a host that dies before it is durable
+    /// left the destroy unanswered, and at start finds the record live, asks
+    /// the adapter, and records what remains (a vanished environment ends
+    /// `failed` with the reason); the caller's retried destroy completes it.
+    pub(super) async fn mark_terminating_if_slow<T>(
+        &self,
+        record: &EnvironmentRecord,
+        destroying: impl Future<Output = T>,
+    ) -> (T, Option<WriteTicket>) {
+        let mut destroying = std::pin::pin!(destroying);
+        if let Ok(outcome) = tokio::time::timeout(TERMINATING_AFTER, destroying.as_mut()).await {
+            return (outcome, None);
+        }
+        let mut marking = record.clone();
+        marking.status = Status::Terminating;
+        marking.updated_at = model::now();
+        let marked = self.store.submit(Write::Update(marking));
+        (destroying.await, Some(marked))
+    }
+
+    /// Waits until `write` is durable; concurrent writes share commits.
+    async fn write(&self, write: Write) -> Result<(), ServiceError> {
+        self.store
+            .submit(write)
+            .await
+            .map_err(|err| ServiceError::Internal(err.to_string()))
     }
 
     fn adapter_name(&self, provider: Option<&str>) -> Result<AdapterName, ServiceError> {
@@ -434,15 +476,33 @@ impl Environments for EnvironmentService {
             created_at: now,
             updated_at: now,
         };
-        self.insert_record(&record).await?;
-
-        match adapter
+        // The record is on its way to disk while the adapter runs; the
+        // container layer waits for it before it creates anything (see
+        // `ContainerHost::set_record_barrier`), and under load the insert and
+        // the update below share one commit.
+        let recorded = self.store.submit(Write::Insert(record.clone()));
+        let outcome = adapter
             .create(&id, &request, ttl_ms, workspace.as_deref())
-            .await
-        {
-            Ok(state) => {
-                Self::apply_state(&mut record, &request.metadata, state);
-                self.update_record(&record).await?;
+            .await;
+        // The update is submitted before the insert is awaited, so that both
+        // can share a commit.
+        let outcome = outcome.map(|state| {
+            Self::apply_state(&mut record, &request.metadata, state);
+            self.store.submit(Write::Update(record.clone()))
+        });
+        if let Err(err) = recorded.await {
+            tracing::error!(environment = %id, adapter = %adapter_name, error = %err, "failed to record a new environment");
+            if outcome.is_ok() {
+                self.clean_up_failed(&adapter, &id).await;
+            }
+            return Err(ServiceError::Internal(err.to_string()));
+        }
+
+        match outcome {
+            Ok(updated) => {
+                updated
+                    .await
+                    .map_err(|err| ServiceError::Internal(err.to_string()))?;
                 self.leases.set(&id, record.lease.expires_at);
                 tracing::info!(environment = %id, adapter = %adapter_name, status = %record.status, "environment created");
                 metrics::record_operation(Operation::Create, adapter_name.as_str(), metrics::OK);
@@ -493,14 +553,19 @@ impl Environments for EnvironmentService {
         }
         let reason = reason.unwrap_or_else(|| "destroyed on request".to_owned());
 
-        record.status = Status::Terminating;
-        record.updated_at = model::now();
-        self.update_record(&record).await?;
-
-        let adapter_outcome = match self.registry.get(&record.adapter) {
-            Some(adapter) => adapter.destroy(id, Some(&reason)).await.map_err(Some),
-            None => Err(None),
+        let registry = Arc::clone(&self.registry);
+        let destroying = async {
+            match registry.get(&record.adapter) {
+                Some(adapter) => adapter.destroy(id, Some(&reason)).await.map_err(Some),
+                None => Err(None),
+            }
         };
+        let (adapter_outcome, marked) = self.mark_terminating_if_slow(&record, destroying).await;
+        if let Some(marked) = marked {
+            marked
+                .await
+                .map_err(|err| ServiceError::Internal(err.to_string()))?;
+        }
         // When the adapter failed or is gone, the host removes what carries
         // the environment's label itself; an adapter that succeeded is
         // trusted, so that destroy costs no extra engine call.

@@ -31,6 +31,27 @@ pub enum StateError {
         /// The SQLite error.
         error: rusqlite::Error,
     },
+    /// The thread that commits writes stopped before it answered, so the
+    /// write may or may not be on disk.
+    #[error(
+        "failed to {operation} in state database `{}`: the writer thread stopped; \
+         restart envhost",
+        path.display()
+    )]
+    WriterStopped {
+        /// The database file.
+        path: PathBuf,
+        /// The write that got no answer.
+        operation: String,
+    },
+    /// The thread that commits writes could not be started.
+    #[error("failed to start the writer thread of state database `{}`: {error}", path.display())]
+    WriterThread {
+        /// The database file.
+        path: PathBuf,
+        /// The error of the thread spawn.
+        error: io::Error,
+    },
     /// The directory of the database file could not be created.
     #[error("failed to create state directory `{}`: {error}", path.display())]
     CreateDir {

@@ -1,7 +1,11 @@
 //! The embedded state store: one SQLite file in write-ahead-log mode.
 
+mod live;
+mod writer;
+
+use std::ops::Deref;
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, LazyLock, Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -9,7 +13,9 @@ use rusqlite::{
     Connection, OptionalExtension, Row, TransactionBehavior, named_params, params_from_iter,
 };
 
-use super::{EnvironmentRecord, StateError, Store};
+use self::live::LiveRecords;
+use self::writer::{ApplyError, Writer};
+use super::{EnvironmentRecord, StateError, Store, Write, WriteStats, WriteTicket};
 use crate::ids::{AdapterName, EnvironmentId, HostId};
 use crate::model::{Lease, ListFilter, Status};
 
@@ -54,6 +60,30 @@ CREATE INDEX environments_by_status ON environments (status, updated_at);
 /// envhost process, or `sqlite3` in a shell) before it fails as busy.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// Inserts a record; a taken id changes nothing.
+static INSERT_SQL: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "INSERT INTO environments ({COLUMNS}) VALUES ({}) ON CONFLICT (id) DO NOTHING",
+        placeholders()
+    )
+});
+
+/// Replaces every column of the record whose id is `?1`. `id` is column 1,
+/// so assigning it is a no-op.
+static UPDATE_SQL: LazyLock<String> = LazyLock::new(|| {
+    let assignments = COLUMNS
+        .split(", ")
+        .enumerate()
+        .map(|(index, column)| format!("{column} = ?{}", index + 1))
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!("UPDATE environments SET {assignments} WHERE id = ?1")
+});
+
+/// Read connections kept open between reads; more are opened when more
+/// reads run at once, and closed after.
+const MAX_IDLE_READERS: usize = 8;
+
 /// Columns of `environments` in the order [`bind_record`] and
 /// [`decode_record`] use.
 const COLUMNS: &str = "id, adapter, kind, status, reason, tenant_id, namespace, run_id, \
@@ -63,13 +93,52 @@ const COLUMNS: &str = "id, adapter, kind, status, reason, tenant_id, namespace, 
 /// [`Store`] in one SQLite file, for a single host.
 ///
 /// The file is in WAL mode with `synchronous=FULL`, so every committed write
-/// is on disk before the method returns. One connection behind a mutex
-/// serializes the host's own calls; other processes on the same file wait up
+/// is on disk before its ticket resolves. A thread of its own writes records;
+/// writes that arrive while a commit runs are committed together by the next
+/// one (see [`writer`]). Live records are also kept in memory (see [`live`]),
+/// so reading one costs no I/O; other reads use connections of their own and
+/// never wait for a commit's fsync. Other processes on the same file wait up
 /// to 5 seconds for a lock.
 pub struct SqliteStore {
     path: PathBuf,
+    /// The connection of migrations, the host id and purges: rare writes
+    /// that need their result, outside the writer thread.
     connection: Mutex<Connection>,
+    writer: Writer,
+    live: Arc<LiveRecords>,
+    readers: Mutex<Vec<Connection>>,
     host_id: OnceLock<HostId>,
+}
+
+/// A read connection borrowed from the store's pool, returned on drop.
+struct Reader<'a> {
+    store: &'a SqliteStore,
+    connection: Option<Connection>,
+}
+
+impl Deref for Reader<'_> {
+    type Target = Connection;
+
+    fn deref(&self) -> &Connection {
+        self.connection
+            .as_ref()
+            .expect("the connection is only taken on drop")
+    }
+}
+
+impl Drop for Reader<'_> {
+    fn drop(&mut self) {
+        if let Some(connection) = self.connection.take() {
+            let mut readers = self
+                .store
+                .readers
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            if readers.len() < MAX_IDLE_READERS {
+                readers.push(connection);
+            }
+        }
+    }
 }
 
 impl SqliteStore {
@@ -106,11 +175,42 @@ impl SqliteStore {
         configure_durability(&connection, path)?;
         migrate(&mut connection, path)?;
 
-        Ok(Self {
+        let writing = Connection::open(path).map_err(database_error("open"))?;
+        writing
+            .busy_timeout(BUSY_TIMEOUT)
+            .map_err(database_error("set the busy timeout"))?;
+        configure_durability(&writing, path)?;
+        let live = Arc::new(LiveRecords::default());
+        let writer =
+            Writer::start(writing, path.to_owned(), apply, Arc::clone(&live)).map_err(|error| {
+                StateError::WriterThread {
+                    path: path.to_owned(),
+                    error,
+                }
+            })?;
+
+        let store = Self {
             path: path.to_owned(),
             connection: Mutex::new(connection),
+            writer,
+            live,
+            readers: Mutex::new(Vec::new()),
             host_id: OnceLock::new(),
-        })
+        };
+        // Nothing writes before `open` returns, so the copy starts complete. A
+        // corrupt row stays out of it: reading that id fails with the reason,
+        // and the other environments are served.
+        let live = store.query_records_with(
+            "load live environments",
+            &live_records_sql(),
+            [],
+            |err| {
+                tracing::error!(error = %err, "corrupt record in the state store; it is not served");
+                Ok(())
+            },
+        )?;
+        store.live.fill(live);
+        Ok(store)
     }
 
     /// Returns the path of the database file.
@@ -125,6 +225,42 @@ impl SqliteStore {
         self.connection
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Borrows a read connection: an idle one, or a new one.
+    fn reader(&self) -> Result<Reader<'_>, StateError> {
+        let idle = self
+            .readers
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .pop();
+        let connection = match idle {
+            Some(connection) => connection,
+            None => self.open_reader()?,
+        };
+        Ok(Reader {
+            store: self,
+            connection: Some(connection),
+        })
+    }
+
+    fn open_reader(&self) -> Result<Connection, StateError> {
+        let operation = "open a read connection";
+        let connection = Connection::open(&self.path).map_err(self.database_error(operation))?;
+        connection
+            .busy_timeout(BUSY_TIMEOUT)
+            .map_err(self.database_error(operation))?;
+        // A read connection that tried to write would bypass the writer.
+        connection
+            .pragma_update(None, "query_only", true)
+            .map_err(self.database_error(operation))?;
+        Ok(connection)
+    }
+
+    /// Returns how many writes this store applied since it was opened, and in
+    /// how many commits.
+    pub fn write_stats(&self) -> WriteStats {
+        self.writer.stats()
     }
 
     fn database_error(
@@ -146,7 +282,19 @@ impl SqliteStore {
         sql: &str,
         params: impl rusqlite::Params,
     ) -> Result<Vec<EnvironmentRecord>, StateError> {
-        let connection = self.lock();
+        self.query_records_with(operation, sql, params, Err)
+    }
+
+    /// Runs a query of whole records; a row that does not decode goes to
+    /// `corrupt`, which fails the query or skips the row.
+    fn query_records_with(
+        &self,
+        operation: &str,
+        sql: &str,
+        params: impl rusqlite::Params,
+        corrupt: fn(StateError) -> Result<(), StateError>,
+    ) -> Result<Vec<EnvironmentRecord>, StateError> {
+        let connection = self.reader()?;
         let mut statement = connection
             .prepare_cached(sql)
             .map_err(self.database_error(operation))?;
@@ -156,7 +304,11 @@ impl SqliteStore {
 
         let mut records = Vec::new();
         while let Some(row) = rows.next().map_err(self.database_error(operation))? {
-            records.push(decode_record(row).map_err(|err| self.decode_error(operation, err))?);
+            match decode_record(row) {
+                Ok(record) => records.push(record),
+                Err(DecodeError::Corrupt(err)) => corrupt(err)?,
+                Err(err) => return Err(self.decode_error(operation, err)),
+            }
         }
         Ok(records)
     }
@@ -209,53 +361,18 @@ impl Store for SqliteStore {
         Ok(self.host_id.get_or_init(|| id).clone())
     }
 
-    fn insert(&self, record: &EnvironmentRecord) -> Result<(), StateError> {
-        let operation = format!("insert environment `{}`", record.id);
-        let sql = format!(
-            "INSERT INTO environments ({COLUMNS}) VALUES ({}) ON CONFLICT (id) DO NOTHING",
-            placeholders()
-        );
-        let connection = self.lock();
-        let mut statement = connection
-            .prepare_cached(&sql)
-            .map_err(self.database_error(&operation))?;
-        let inserted = statement
-            .execute(params_from_iter(bind_record(record)))
-            .map_err(self.database_error(&operation))?;
-        if inserted == 0 {
-            return Err(StateError::AlreadyExists {
-                id: record.id.clone(),
-            });
-        }
-        Ok(())
+    fn submit(&self, write: Write) -> WriteTicket {
+        self.writer.submit(write)
     }
 
-    fn update(&self, record: &EnvironmentRecord) -> Result<(), StateError> {
-        let operation = format!("update environment `{}`", record.id);
-        // `id` is column 1, so assigning it is a no-op and `?1` selects the row.
-        let assignments = COLUMNS
-            .split(", ")
-            .enumerate()
-            .map(|(index, column)| format!("{column} = ?{}", index + 1))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let sql = format!("UPDATE environments SET {assignments} WHERE id = ?1");
-        let connection = self.lock();
-        let mut statement = connection
-            .prepare_cached(&sql)
-            .map_err(self.database_error(&operation))?;
-        let updated = statement
-            .execute(params_from_iter(bind_record(record)))
-            .map_err(self.database_error(&operation))?;
-        if updated == 0 {
-            return Err(StateError::NotFound {
-                id: record.id.clone(),
-            });
-        }
-        Ok(())
+    fn barrier(&self) -> WriteTicket {
+        self.writer.barrier()
     }
 
     fn get(&self, id: &EnvironmentId) -> Result<Option<EnvironmentRecord>, StateError> {
+        if let Some(record) = self.live.get(id) {
+            return Ok(Some(record));
+        }
         let operation = format!("read environment `{id}`");
         let sql = format!("SELECT {COLUMNS} FROM environments WHERE id = ?1");
         let mut records = self.query_records(&operation, &sql, [id.as_str()])?;
@@ -281,20 +398,7 @@ impl Store for SqliteStore {
     }
 
     fn list_live(&self) -> Result<Vec<EnvironmentRecord>, StateError> {
-        let sql = format!(
-            "SELECT {COLUMNS} FROM environments WHERE status NOT IN ({}) \
-             ORDER BY created_at, rowid",
-            terminal_statuses()
-        );
-        self.query_records("list live environments", &sql, [])
-    }
-
-    fn delete(&self, id: &EnvironmentId) -> Result<(), StateError> {
-        let operation = format!("delete environment `{id}`");
-        self.lock()
-            .execute("DELETE FROM environments WHERE id = ?1", [id.as_str()])
-            .map_err(self.database_error(operation))?;
-        Ok(())
+        self.query_records("list live environments", &live_records_sql(), [])
     }
 
     fn purge_terminal_before(&self, cutoff: DateTime<Utc>) -> Result<usize, StateError> {
@@ -311,6 +415,38 @@ impl Store for SqliteStore {
         }
         Ok(purged)
     }
+}
+
+/// Applies one write on `connection`, for the writer thread.
+fn apply(connection: &Connection, write: &Write) -> Result<(), ApplyError> {
+    match write {
+        Write::Insert(record) => {
+            let inserted = connection
+                .prepare_cached(&INSERT_SQL)?
+                .execute(params_from_iter(bind_record(record)))?;
+            if inserted == 0 {
+                return Err(ApplyError::Refused(StateError::AlreadyExists {
+                    id: record.id.clone(),
+                }));
+            }
+        }
+        Write::Update(record) => {
+            let updated = connection
+                .prepare_cached(&UPDATE_SQL)?
+                .execute(params_from_iter(bind_record(record)))?;
+            if updated == 0 {
+                return Err(ApplyError::Refused(StateError::NotFound {
+                    id: record.id.clone(),
+                }));
+            }
+        }
+        Write::Delete(id) => {
+            connection
+                .prepare_cached("DELETE FROM environments WHERE id = ?1")?
+                .execute([id.as_str()])?;
+        }
+    }
+    Ok(())
 }
 
 /// Turns on write-ahead logging and full fsync on commit, so that every
@@ -399,6 +535,15 @@ fn migrate(connection: &mut Connection, path: &Path) -> Result<(), StateError> {
         "migrated state database"
     );
     Ok(())
+}
+
+/// Selects the records whose status is not terminal, oldest first.
+fn live_records_sql() -> String {
+    format!(
+        "SELECT {COLUMNS} FROM environments WHERE status NOT IN ({}) \
+         ORDER BY created_at, rowid",
+        terminal_statuses()
+    )
 }
 
 /// Returns `?1, ?2, …` for every column.

@@ -55,15 +55,16 @@ impl EnvironmentService {
         let lag = (model::now() - record.lease.expires_at)
             .to_std()
             .unwrap_or_default();
-        record.status = Status::Terminating;
-        record.updated_at = model::now();
-        if let Err(err) = self.update_record(&record).await {
+        let (adapter_failure, marked) = self
+            .mark_terminating_if_slow(&record, self.destroy_with_retries(id, &record.adapter))
+            .await;
+        if let Some(marked) = marked
+            && let Err(err) = marked.await
+        {
             tracing::error!(environment = %id, error = %err, "failed to mark an expired environment terminating; retrying later");
             self.leases.set(id, model::now() + retry_delay());
             return;
         }
-
-        let adapter_failure = self.destroy_with_retries(id, &record.adapter).await;
         if adapter_failure.is_some()
             && let Err(err) = self.containers.remove_environment_containers(id).await
         {
