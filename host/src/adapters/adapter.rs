@@ -215,6 +215,20 @@ impl From<exports_v0_2_0::snapshots::Snapshot> for SnapshotOutput {
     }
 }
 
+/// Time spent in each phase of loading an adapter.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LoadPhases {
+    /// SHA-256 of the file's bytes, which names its cached artifact.
+    pub digest: Duration,
+    /// Compilation, or reading, checking and deserializing the cached
+    /// artifact.
+    pub compile: Duration,
+    /// Import checks, `InstancePre` and the export lookup.
+    pub link: Duration,
+    /// The probe: a first instance, `init` and `metadata`.
+    pub probe: Duration,
+}
+
 /// An adapter component, compiled, linked and initialized once.
 pub struct Adapter {
     pub(crate) name: AdapterName,
@@ -230,6 +244,7 @@ pub struct Adapter {
     pub(crate) runtime: Arc<Runtime>,
     pub(crate) compile_source: CompileSource,
     pub(crate) load_time: Duration,
+    pub(crate) load_phases: LoadPhases,
     /// Consecutive traps and overruns of this version; a reload starts over.
     pub(crate) health: HealthTracker,
 }
@@ -286,6 +301,11 @@ impl Adapter {
     /// load, linking, and the `init` probe.
     pub fn load_time(&self) -> Duration {
         self.load_time
+    }
+
+    /// Time of each phase of [`Adapter::load_time`].
+    pub fn load_phases(&self) -> LoadPhases {
+        self.load_phases
     }
 
     /// Summary for `GET /v1/adapters`.

@@ -9,7 +9,7 @@ use sha2::{Digest, Sha256};
 use wasmtime::component::{Component, Linker};
 use wasmtime::{Engine, Store};
 
-use super::adapter::{Adapter, ExportIndices};
+use super::adapter::{Adapter, ExportIndices, LoadPhases};
 use super::bindings;
 use super::cache::{ArtifactCache, CompileSource};
 use super::convert::json_object_from_wit;
@@ -167,6 +167,7 @@ impl Runtime {
         let started = std::time::Instant::now();
         let sha256 = format!("{:x}", Sha256::digest(&bytes));
         let digest = format!("sha256:{sha256}");
+        let digested = std::time::Instant::now();
 
         // Compiling takes tens of milliseconds for a small component and
         // seconds for a large one: keep it off the async runtime.
@@ -176,6 +177,7 @@ impl Runtime {
                 .await
                 .map_err(|err| invalid(format!("compilation panicked: {err}")))?
                 .map_err(|err| invalid(format!("failed to compile: {err:#}")))?;
+        let compiled = std::time::Instant::now();
 
         let grants = self
             .grants
@@ -190,6 +192,7 @@ impl Runtime {
             .instantiate_pre(&component)
             .map_err(|err| invalid(format!("imports what this host does not provide: {err:#}")))?;
         let exports = ExportIndices::discover(&pre, wit_version).map_err(invalid)?;
+        let linked = std::time::Instant::now();
 
         let options_json = options.to_string();
         let mut adapter = Adapter {
@@ -206,6 +209,7 @@ impl Runtime {
             runtime: Arc::clone(self),
             compile_source,
             load_time: Duration::ZERO,
+            load_phases: LoadPhases::default(),
             health: HealthTracker::default(),
         };
 
@@ -221,7 +225,14 @@ impl Runtime {
             })?;
         adapter.version = info.version;
         adapter.capabilities.custom = custom;
-        adapter.load_time = started.elapsed();
+        let probed = std::time::Instant::now();
+        adapter.load_time = probed - started;
+        adapter.load_phases = LoadPhases {
+            digest: digested - started,
+            compile: compiled - digested,
+            link: linked - compiled,
+            probe: probed - linked,
+        };
         Ok(adapter)
     }
 
