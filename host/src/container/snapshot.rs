@@ -25,7 +25,7 @@ pub const SNAPSHOT_REPOSITORY: &str = "envhost-snapshot";
 /// Label holding the snapshot name on every snapshot image.
 pub const LABEL_SNAPSHOT: &str = "envhost.snapshot";
 
-/// Longest snapshot name, in bytes.
+/// Maximum length of a snapshot name, in bytes.
 pub const MAX_SNAPSHOT_NAME_LEN: usize = 64;
 
 /// An image committed from a container of this host.

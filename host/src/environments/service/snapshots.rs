@@ -9,7 +9,7 @@ use crate::container::validate_snapshot_name;
 use crate::environments::{CreateSnapshotRequest, ServiceError, Snapshot, SnapshotList};
 use crate::ids::EnvironmentId;
 
-/// Longest snapshot id a delete request may name, in bytes.
+/// Maximum length of a snapshot id in a delete request, in bytes.
 const MAX_SNAPSHOT_ID_LEN: usize = 128;
 
 impl EnvironmentService {
