@@ -156,6 +156,20 @@ impl Runtime {
         bytes: Vec<u8>,
         options: &serde_json::Value,
     ) -> Result<Adapter, LoadError> {
+        let digest = FileDigest::of(&bytes);
+        self.load_digested(name, path, bytes, digest, options).await
+    }
+
+    /// As [`Runtime::load_bytes`], for bytes whose digest the caller has
+    /// computed already, so that a load hashes the file once.
+    pub(crate) async fn load_digested(
+        self: &Arc<Self>,
+        name: AdapterName,
+        path: &Path,
+        bytes: Vec<u8>,
+        file_digest: FileDigest,
+        options: &serde_json::Value,
+    ) -> Result<Adapter, LoadError> {
         let invalid = |reason: String| LoadError::Invalid {
             path: path.to_owned(),
             reason,
@@ -164,10 +178,12 @@ impl Runtime {
             path: path.to_owned(),
             reason,
         })?;
-        let started = std::time::Instant::now();
-        let sha256 = format!("{:x}", Sha256::digest(&bytes));
-        let digest = format!("sha256:{sha256}");
+        // The digest was taken before this point, so its time is added to
+        // the phases measured from here.
         let digested = std::time::Instant::now();
+        let started = digested - file_digest.elapsed;
+        let FileDigest { sha256, .. } = file_digest;
+        let digest = format!("sha256:{sha256}");
 
         // Compiling takes tens of milliseconds for a small component and
         // seconds for a large one: keep it off the async runtime.
@@ -254,6 +270,31 @@ impl Runtime {
         store.set_epoch_deadline(deadline_ticks(self.limits.call_timeout));
         store.epoch_deadline_trap();
         store
+    }
+}
+
+/// SHA-256 of an adapter file, which names its cached artifact, and the time
+/// it took.
+pub(crate) struct FileDigest {
+    /// Lowercase hex, without the `sha256:` prefix.
+    pub(crate) sha256: String,
+    pub(crate) elapsed: Duration,
+}
+
+impl FileDigest {
+    /// Hashes `bytes`.
+    pub(crate) fn of(bytes: &[u8]) -> Self {
+        let started = std::time::Instant::now();
+        let sha256 = format!("{:x}", Sha256::digest(bytes));
+        FileDigest {
+            sha256,
+            elapsed: started.elapsed(),
+        }
+    }
+
+    /// Returns the digest as adapters report it, `sha256:<hex>`.
+    pub(crate) fn prefixed(&self) -> String {
+        format!("sha256:{}", self.sha256)
     }
 }
 
