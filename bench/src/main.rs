@@ -5,6 +5,7 @@
 //! envhost-bench docker [--rounds N]
 //! envhost-bench calls [--clients N] [--seconds S] [--calls N]
 //! envhost-bench startup [--starts N]
+//! envhost-bench reload [--reloads N]
 //! envhost-bench all [--out DIR]
 //! envhost-bench leases [--count N] [--concurrency C] [--expire-in SECONDS]
 //! ```
@@ -19,6 +20,7 @@ mod calls;
 mod docker;
 mod host;
 mod leases;
+mod reload;
 mod report;
 mod server;
 mod startup;
@@ -31,8 +33,8 @@ use std::time::Duration;
 use serde_json::json;
 
 const USAGE: &str = "usage: envhost-bench docker [--rounds N] | calls [--clients N] [--seconds S] \
-                     [--calls N] | startup [--starts N] | all [--out DIR] | leases [--count N] \
-                     [--concurrency C] [--expire-in SECONDS]";
+                     [--calls N] | startup [--starts N] | reload [--reloads N] | all [--out DIR] \
+                     | leases [--count N] [--concurrency C] [--expire-in SECONDS]";
 
 /// Options of every figure, with their defaults.
 struct Options {
@@ -41,6 +43,7 @@ struct Options {
     seconds: u64,
     calls: usize,
     starts: usize,
+    reloads: usize,
     out: PathBuf,
 }
 
@@ -52,6 +55,7 @@ impl Options {
             seconds: 10,
             calls: 5000,
             starts: 10,
+            reloads: 20,
             out: server::workspace_root().join("bench/results"),
         };
         let mut args = args.iter();
@@ -72,6 +76,7 @@ impl Options {
                 "--seconds" => options.seconds = count()? as u64,
                 "--calls" => options.calls = count()?,
                 "--starts" => options.starts = count()?,
+                "--reloads" => options.reloads = count()?,
                 "--out" => options.out = PathBuf::from(value),
                 other => return Err(format!("unknown option `{other}`")),
             }
@@ -121,6 +126,7 @@ async fn run(figure: &str, options: &Options, args: &[String]) -> Result<(), Str
         "docker" => docker::run(options.rounds).await?,
         "calls" => calls::run(options.calls()).await?,
         "startup" => startup::run(options.starts).await?,
+        "reload" => reload::run(options.reloads).await?,
         "all" => return run_all(options, args).await,
         other => return Err(format!("unknown figure `{other}`\n{USAGE}")),
     };
@@ -142,12 +148,14 @@ async fn run_all(options: &Options, args: &[String]) -> Result<(), String> {
     let calls = calls::run(options.calls()).await?;
     eprintln!("docker: {} rounds", options.rounds);
     let docker = docker::run(options.rounds).await?;
+    eprintln!("reload: {} reloads and cache-hit loads", options.reloads);
+    let reload = reload::run(options.reloads).await?;
 
     let report = json!({
         "startedAt": started_at,
         "command": format!("envhost-bench {}", args.join(" ")),
         "machine": machine(),
-        "figures": {"docker": docker, "calls": calls, "startup": startup},
+        "figures": {"docker": docker, "calls": calls, "startup": startup, "reload": reload},
     });
     println!("{}", report::markdown(&report));
     report::write(&options.out, &report)

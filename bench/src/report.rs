@@ -79,6 +79,25 @@ pub(crate) fn markdown(report: &Value) -> String {
             resident / 40.0,
         ));
     }
+    if let Some(reload) = figures.get("reload") {
+        let served = &reload["renameToServed"];
+        rows.push(format!(
+            "| reload | rename of a new Docker adapter → first request served by it (cold compile), p50 (p99 {:.1} ms), {} reloads | {:.1} ms | | | |",
+            number(&served["p99Ms"]),
+            reload["rounds"],
+            number(&served["medianMs"]),
+        ));
+        let hit = &reload["cacheHitLoad"];
+        let median = number(&hit["total"]["medianMs"]);
+        rows.push(format!(
+            "| reload | load of an unchanged file from the artifact cache, median (digest {:.2}, deserialize {:.2}, link {:.2}, probe {:.2} ms) | {median:.2} ms | 5 ms (goal) | {:.2}× of goal | < 5 ms |",
+            number(&hit["digest"]["medianMs"]),
+            number(&hit["deserialize"]["medianMs"]),
+            number(&hit["link"]["medianMs"]),
+            number(&hit["probe"]["medianMs"]),
+            median / 5.0,
+        ));
+    }
     let mut text = format!(
         "# envhost benchmark, {}\n\n{}\n\nMachine: {}. Host: release build, log level `warn`.\n\n",
         report["startedAt"].as_str().unwrap_or("unknown"),

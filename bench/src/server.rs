@@ -104,6 +104,11 @@ impl HostDir {
     pub(crate) fn base_url(&self) -> String {
         format!("http://{}", self.listen)
     }
+
+    /// Returns the folder itself.
+    pub(crate) fn path(&self) -> &Path {
+        self.dir.path()
+    }
 }
 
 /// A running `envhost serve`, killed on drop.

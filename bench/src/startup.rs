@@ -66,7 +66,7 @@ pub(crate) async fn run(starts: usize) -> Result<Value, String> {
 
 /// Returns `bytes` with a custom section appended: the same component with
 /// another digest, so that every adapter has its own cached artifact.
-fn variant(bytes: &[u8], number: u32) -> Vec<u8> {
+pub(crate) fn variant(bytes: &[u8], number: u32) -> Vec<u8> {
     let name = b"envhost-bench-variant";
     let mut section = vec![name.len() as u8];
     section.extend_from_slice(name);

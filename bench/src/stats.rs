@@ -1,14 +1,15 @@
-//! Summaries of samples: the median and the 90th percentile.
+//! Summaries of samples: the median and the 90th and 99th percentiles.
 
 use std::time::Duration;
 
 use serde_json::{Value, json};
 
-/// Median and 90th percentile of a set of durations, in milliseconds.
+/// Median, 90th and 99th percentile of a set of durations, in milliseconds.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Summary {
     pub(crate) median_ms: f64,
     pub(crate) p90_ms: f64,
+    pub(crate) p99_ms: f64,
     pub(crate) samples: usize,
 }
 
@@ -21,6 +22,7 @@ impl Summary {
         Summary {
             median_ms: percentile(&millis, 50.0),
             p90_ms: percentile(&millis, 90.0),
+            p99_ms: percentile(&millis, 99.0),
             samples: millis.len(),
         }
     }
@@ -29,6 +31,7 @@ impl Summary {
         json!({
             "medianMs": self.median_ms,
             "p90Ms": self.p90_ms,
+            "p99Ms": self.p99_ms,
             "samples": self.samples,
         })
     }

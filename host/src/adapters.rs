@@ -20,7 +20,7 @@ mod runtime;
 mod store;
 mod watcher;
 
-pub use adapter::{Adapter, ProbeOutput};
+pub use adapter::{Adapter, LoadPhases, ProbeOutput, SnapshotOutput};
 pub use cache::CompileSource;
 pub use check::CheckReport;
 pub use convert::{AdapterState, ReservationState};

@@ -13,6 +13,9 @@
 //! | `PUT /v1/environments/{id}/lease` (body `{ttlMs}`) | 200, lease |
 //! | `GET /v1/environments/{id}/logs?tail=N` | 200, `{environmentId, lines}` |
 //! | `POST /v1/environments/{id}/probe` | 200, `{environmentId, exitCode, output, truncated}` |
+//! | `POST /v1/environments/{id}/snapshots` | 201, the snapshot |
+//! | `GET /v1/environments/{id}/snapshots` | 200, `{environmentId, snapshots}` |
+//! | `DELETE /v1/environments/{id}/snapshots/{snapshotId}` | 204, also when already gone |
 //! | `GET /v1/adapters`, `GET /v1/adapters/{name}` | 200, adapter summaries |
 //! | `GET /v1/adapters/{name}/capabilities` | 200, capabilities |
 //! | `GET /healthz` | 200, `{"status":"ok"}`, never needs a token |
@@ -32,7 +35,7 @@ use std::time::Duration;
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::middleware;
 use axum::response::Response;
-use axum::routing::{get, post, put};
+use axum::routing::{delete, get, post, put};
 use axum::{Extension, Router};
 use tower_http::trace::TraceLayer;
 use tracing::Span;
@@ -64,6 +67,14 @@ pub fn router(service: Arc<dyn Environments>, options: ApiOptions) -> Router {
         .route("/v1/environments/{id}/lease", put(routes::renew))
         .route("/v1/environments/{id}/logs", get(routes::logs))
         .route("/v1/environments/{id}/probe", post(routes::probe))
+        .route(
+            "/v1/environments/{id}/snapshots",
+            post(routes::create_snapshot).get(routes::list_snapshots),
+        )
+        .route(
+            "/v1/environments/{id}/snapshots/{snapshotId}",
+            delete(routes::delete_snapshot),
+        )
         .route("/v1/reservations", post(routes::reserve))
         .route("/v1/adapters", get(routes::adapters))
         .route("/v1/adapters/{name}", get(routes::adapter))

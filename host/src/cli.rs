@@ -6,6 +6,7 @@ mod client;
 mod conformance;
 mod output;
 mod parse;
+mod snapshot;
 mod wait;
 
 use std::collections::BTreeMap;
@@ -17,6 +18,7 @@ use reqwest::{Method, StatusCode, Url};
 pub use check::check;
 pub use client::CliError;
 pub use conformance::conformance;
+pub use snapshot::SnapshotCommand;
 
 use crate::environments::{EnvironmentLogs, ProbeRequest, ProbeResult};
 use crate::ids::EnvironmentId;
@@ -176,6 +178,9 @@ pub enum EnvCommand {
         #[arg(last = true, required = true, value_name = "COMMAND")]
         command: Vec<String>,
     },
+    /// Create, list and delete snapshots of an environment's file system.
+    #[command(subcommand)]
+    Snapshot(SnapshotCommand),
 }
 
 /// Arguments of `envhost env create`.
@@ -326,6 +331,9 @@ async fn run_command(options: ClientOptions, command: ClientCommand) -> Result<(
         }
         ClientCommand::Env(EnvCommand::Probe { .. }) => {
             unreachable!("`run` handles probes, which return an exit code")
+        }
+        ClientCommand::Env(EnvCommand::Snapshot(command)) => {
+            snapshot::run(&client, &options, command).await
         }
         ClientCommand::Adapters { name } => adapters(&client, &options, name.as_deref()).await,
     }

@@ -6,8 +6,8 @@
 //! that a failure points at the adapter and not at the host's own
 //! bookkeeping. When a Docker engine is reachable the adapter gets the real
 //! container API under the default policy and a fresh host id. Every
-//! container the run created is removed by label at the end, even when the
-//! adapter's own `destroy` is broken.
+//! container and snapshot image the run created is removed by label at the
+//! end, even when the adapter's own `destroy` or `delete-snapshot` is broken.
 
 mod report;
 mod rules;
@@ -162,6 +162,9 @@ fn capability_names(capabilities: &crate::model::Capabilities) -> Vec<&'static s
     }
     if capabilities.supports_exec_probe {
         names.push("exec-probe");
+    }
+    if capabilities.supports_snapshots {
+        names.push("snapshots");
     }
     names
 }

@@ -14,6 +14,7 @@ mod error;
 mod exec;
 mod policy;
 mod request;
+mod snapshot;
 mod spec;
 
 use std::collections::HashMap;
@@ -34,6 +35,10 @@ use tracing::{Span, debug, info, instrument, warn};
 pub use error::ContainerError;
 pub use exec::{ExecOutput, MAX_EXEC_OUTPUT_BYTES, MAX_LOG_LINE_BYTES};
 pub use policy::Policy;
+pub use snapshot::{
+    LABEL_SNAPSHOT, MAX_SNAPSHOT_NAME_LEN, SNAPSHOT_REPOSITORY, SnapshotImage, snapshot_repository,
+    validate_snapshot_name,
+};
 /// Container labelled with this host's id, as listed for start-up recovery.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct HostContainer {

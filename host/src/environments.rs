@@ -4,10 +4,12 @@
 
 mod error;
 mod service;
+mod snapshots;
 mod validate;
 
 pub use error::ServiceError;
 pub use service::{EnvironmentService, LEASE_EXPIRED, RecoveryReport, ServiceSettings};
+pub use snapshots::{CreateSnapshotRequest, Snapshot, SnapshotList};
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -117,6 +119,53 @@ pub trait Environments: Send + Sync + 'static {
         id: &EnvironmentId,
         request: ProbeRequest,
     ) -> Result<ProbeResult, ServiceError>;
+
+    /// Saves a live environment's file system as a snapshot.
+    ///
+    /// # Errors
+    ///
+    /// `InvalidRequest` for a malformed name, otherwise as
+    /// [`Environments::logs`], with `snapshots` as the capability. The
+    /// default implementation returns `NotImplemented`.
+    async fn create_snapshot(
+        &self,
+        id: &EnvironmentId,
+        request: CreateSnapshotRequest,
+    ) -> Result<Snapshot, ServiceError> {
+        let _ = request;
+        Err(snapshots_not_implemented(id))
+    }
+
+    /// Lists an environment's snapshots; an ended environment keeps them.
+    ///
+    /// # Errors
+    ///
+    /// As [`Environments::create_snapshot`], but an ended environment is no
+    /// conflict.
+    async fn list_snapshots(&self, id: &EnvironmentId) -> Result<SnapshotList, ServiceError> {
+        Err(snapshots_not_implemented(id))
+    }
+
+    /// Deletes a snapshot; deleting one that is gone succeeds.
+    ///
+    /// # Errors
+    ///
+    /// As [`Environments::list_snapshots`], and `InvalidRequest` for a
+    /// malformed snapshot id.
+    async fn delete_snapshot(
+        &self,
+        id: &EnvironmentId,
+        snapshot_id: &str,
+    ) -> Result<(), ServiceError> {
+        let _ = snapshot_id;
+        Err(snapshots_not_implemented(id))
+    }
+}
+
+fn snapshots_not_implemented(id: &EnvironmentId) -> ServiceError {
+    ServiceError::NotImplemented(format!(
+        "snapshots of environment `{id}` are not supported by this service"
+    ))
 }
 
 /// Body of `GET /v1/environments/{id}/logs`.

@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use bollard::Docker;
 use bollard::query_parameters::{
-    InspectContainerOptions, ListContainersOptions, ListNetworksOptions,
-    RemoveContainerOptionsBuilder,
+    InspectContainerOptions, ListContainersOptions, ListImagesOptions, ListNetworksOptions,
+    RemoveContainerOptionsBuilder, RemoveImageOptionsBuilder,
 };
 use envhost::container::{
     ContainerError, ContainerHost, ContainerSpec, Mount, Policy, PortRequest,
@@ -22,8 +22,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 const IMAGE: &str = "envhost/busybox:test";
 const SOCKET: &str = "/var/run/docker.sock";
 
-/// Removes every container and network labelled with the test's host id when
-/// dropped.
+/// Removes every container, network and snapshot image labelled with the
+/// test's host id when dropped.
 struct Cleanup {
     host_id: HostId,
 }
@@ -64,6 +64,17 @@ async fn remove_everything_of(host_id: &HostId) {
         .unwrap_or_default()
     {
         let _ = docker.remove_network(&network.id.unwrap_or_default()).await;
+    }
+    let options = ListImagesOptions {
+        filters: Some(HashMap::from([(
+            "label".to_owned(),
+            vec![format!("envhost.host={host_id}")],
+        )])),
+        ..ListImagesOptions::default()
+    };
+    for image in docker.list_images(Some(options)).await.unwrap_or_default() {
+        let options = RemoveImageOptionsBuilder::new().force(true).build();
+        let _ = docker.remove_image(&image.id, Some(options), None).await;
     }
 }
 
@@ -779,4 +790,101 @@ async fn a_failed_record_barrier_creates_no_container() {
     assert!(err.to_string().contains("was not created"), "{err}");
     let docker = engine().await;
     assert!(engine_containers(&docker, host.host_id()).await.is_empty());
+}
+
+#[tokio::test]
+async fn snapshot_images_follow_ownership() {
+    let (host, _cleanup) = connect(Policy::default()).await;
+    let owner = adapter("owner");
+    let intruder = adapter("intruder");
+    let environment = EnvironmentId::mint();
+    let other_environment = EnvironmentId::mint();
+    let container = host.create(&owner, &environment, spec()).await.unwrap();
+
+    let err = host
+        .commit(&intruder, &environment, &container, "v1")
+        .await
+        .unwrap_err();
+    assert_eq!(denied_rule(&err), Some("ownership"), "{err}");
+    let err = host
+        .commit(&owner, &other_environment, &container, "v1")
+        .await
+        .unwrap_err();
+    assert_eq!(denied_rule(&err), Some("environment"), "{err}");
+    let err = host
+        .commit(&owner, &environment, &container, "Bad")
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ContainerError::InvalidRequest(_)), "{err}");
+    assert!(
+        host.list_snapshot_images(&owner, &environment)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    let image = host
+        .commit(&owner, &environment, &container, "v1")
+        .await
+        .unwrap();
+    assert_eq!(
+        image.reference,
+        format!("envhost-snapshot/{environment}:v1")
+    );
+    assert_eq!(image.name, "v1");
+    let docker = engine().await;
+    let labels = docker
+        .inspect_image(&image.reference)
+        .await
+        .unwrap()
+        .config
+        .unwrap()
+        .labels
+        .unwrap();
+    assert_eq!(labels["envhost.host"], host.host_id().as_str());
+    assert_eq!(labels["envhost.adapter"], "owner");
+    assert_eq!(labels["envhost.environment"], environment.as_str());
+    assert_eq!(labels["envhost.snapshot"], "v1");
+
+    let err = host
+        .commit(&owner, &environment, &container, "v1")
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ContainerError::Conflict(_)), "{err}");
+
+    let listed = host
+        .list_snapshot_images(&owner, &environment)
+        .await
+        .unwrap();
+    assert_eq!(listed, std::slice::from_ref(&image));
+    let foreign = host
+        .list_snapshot_images(&intruder, &environment)
+        .await
+        .unwrap();
+    assert!(foreign.is_empty(), "{foreign:?}");
+
+    let err = host
+        .remove_snapshot_image(&owner, &environment, IMAGE)
+        .await
+        .unwrap_err();
+    assert_eq!(denied_rule(&err), Some("ownership"), "{err}");
+    let err = host
+        .remove_snapshot_image(&intruder, &environment, &image.reference)
+        .await
+        .unwrap_err();
+    assert_eq!(denied_rule(&err), Some("ownership"), "{err}");
+    let err = host
+        .remove_snapshot_image(&owner, &other_environment, &image.reference)
+        .await
+        .unwrap_err();
+    assert_eq!(denied_rule(&err), Some("ownership"), "{err}");
+
+    host.remove_snapshot_image(&owner, &environment, &image.reference)
+        .await
+        .unwrap();
+    let err = host
+        .remove_snapshot_image(&owner, &environment, &image.reference)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ContainerError::NotFound { .. }), "{err}");
 }

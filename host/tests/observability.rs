@@ -427,6 +427,21 @@ async fn served_responses_match_openapi() {
     assert_eq!(renewed.status, StatusCode::OK, "{}", renewed.body);
     assert_matches_document(&document, "put", "/v1/environments/{id}/lease", &renewed);
 
+    // The testing adapter does not export `snapshots`.
+    let snapshots = send(&host, Method::GET, &format!("{path}/snapshots"), None).await;
+    assert_eq!(
+        snapshots.status,
+        StatusCode::NOT_IMPLEMENTED,
+        "{}",
+        snapshots.body
+    );
+    assert_matches_document(
+        &document,
+        "get",
+        "/v1/environments/{id}/snapshots",
+        &snapshots,
+    );
+
     let destroyed = send(&host, Method::DELETE, &path, None).await;
     assert_matches_document(&document, "delete", "/v1/environments/{id}", &destroyed);
 

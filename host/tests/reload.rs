@@ -322,6 +322,8 @@ async fn old_wit_loads_beside_new() {
     assert!(docker.capabilities().supports_logs);
     assert!(docker.capabilities().supports_exec_probe);
     assert!(docker.capabilities().supports_two_phase);
+    assert!(docker.capabilities().supports_snapshots);
+    assert!(!testing.capabilities().supports_snapshots);
     assert_eq!(testing.capabilities().custom["fixture"], true);
 
     let id = EnvironmentId::parse("old-wit").unwrap();

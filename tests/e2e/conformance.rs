@@ -19,6 +19,8 @@ const SINGLE_PHASE_RULES: &[&str] = &[
 
 const TWO_PHASE_RULES: &[&str] = &["reserve-is-idempotent", "start-is-idempotent"];
 
+const SNAPSHOT_RULES: &[&str] = &["snapshots-round-trip"];
+
 /// Returns the report line of `rule`, such as `PASS  loads  version 0.1.0`.
 fn rule_line<'a>(output: &'a CliOutput, rule: &str) -> &'a str {
     output
@@ -53,13 +55,14 @@ fn docker_adapter_conforms() {
     );
     assert_passes(&output, SINGLE_PHASE_RULES);
     assert_passes(&output, TWO_PHASE_RULES);
+    assert_passes(&output, SNAPSHOT_RULES);
     assert!(
         output.stdout.contains("docker:       connected"),
         "{}",
         output.stdout
     );
     assert!(
-        output.stdout.contains("11 passed, 0 failed, 0 skipped"),
+        output.stdout.contains("12 passed, 0 failed, 0 skipped"),
         "{}",
         output.stdout
     );
@@ -103,7 +106,7 @@ fn python_example_conforms() {
     );
     assert_passes(&output, SINGLE_PHASE_RULES);
     assert!(
-        output.stdout.contains("9 passed, 0 failed, 2 skipped"),
+        output.stdout.contains("9 passed, 0 failed, 3 skipped"),
         "{}",
         output.stdout
     );
@@ -133,7 +136,7 @@ fn broken_guest_fails_destroy_rules() {
         .filter(|rule| !rule.starts_with("destroy-") || *rule == "destroyed-reads-terminated")
         .collect();
     assert_passes(&output, &passing);
-    for rule in TWO_PHASE_RULES {
+    for rule in TWO_PHASE_RULES.iter().chain(SNAPSHOT_RULES) {
         assert!(
             rule_line(&output, rule).starts_with("SKIP"),
             "{}",

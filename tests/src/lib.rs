@@ -666,6 +666,24 @@ pub fn hostile_adapter() -> PathBuf {
     path
 }
 
+/// Returns the path of the built testing adapter component (`guests/testing`,
+/// WIT 0.1.0, no optional exports), or `ENVHOST_TESTING_ADAPTER` when set.
+///
+/// # Panics
+///
+/// Panics with the command that builds it when the file is missing.
+pub fn testing_adapter() -> PathBuf {
+    let path = std::env::var_os("ENVHOST_TESTING_ADAPTER")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| target_dir().join("wasm32-wasip2/guest/envhost_testing_adapter.wasm"));
+    assert!(
+        path.is_file(),
+        "the testing adapter `{}` is missing: run scripts/build.sh (or set ENVHOST_TESTING_ADAPTER)",
+        path.display()
+    );
+    path
+}
+
 /// Checks that a Docker engine responds and that the test image exists.
 pub(crate) fn require_docker() {
     let version = Command::new("docker")

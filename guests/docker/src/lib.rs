@@ -11,6 +11,7 @@
 
 mod endpoints;
 mod options;
+mod snapshots;
 mod spec;
 mod status;
 
@@ -20,9 +21,9 @@ use envhost_guest::container::{self, container_name};
 use envhost_guest::log::{Level, log};
 use envhost_guest::types::{
     CreateRequest, EnvironmentState, ProbeResult, ProviderError, Reservation, ReserveRequest,
-    Resources, StartRequest, Status,
+    Resources, Snapshot, StartRequest, Status,
 };
-use envhost_guest::{ExecProbe, Logs, Provider, TwoPhase};
+use envhost_guest::{ExecProbe, Logs, Provider, Snapshots, TwoPhase};
 use options::{Options, invalid};
 use spec::{Overrides, Workload};
 
@@ -192,6 +193,24 @@ impl ExecProbe for DockerAdapter {
     }
 }
 
+impl Snapshots for DockerAdapter {
+    fn create_snapshot(&self, environment_id: &str, name: &str) -> Result<Snapshot, ProviderError> {
+        snapshots::create(environment_id, name)
+    }
+
+    fn list_snapshots(&self, environment_id: &str) -> Result<Vec<Snapshot>, ProviderError> {
+        snapshots::list(environment_id)
+    }
+
+    fn delete_snapshot(
+        &self,
+        environment_id: &str,
+        snapshot_id: &str,
+    ) -> Result<(), ProviderError> {
+        snapshots::delete(environment_id, snapshot_id)
+    }
+}
+
 /// Reads the optional `templateId` a reserve request carries in its metadata,
 /// because the reserve request has no field of its own for it.
 fn template_id_from_metadata(metadata: &str) -> Result<Option<String>, ProviderError> {
@@ -262,7 +281,7 @@ fn provision(
     }
 }
 
-envhost_guest::export_adapter!(DockerAdapter: TwoPhase, Logs, ExecProbe);
+envhost_guest::export_adapter!(DockerAdapter: TwoPhase, Logs, ExecProbe, Snapshots);
 
 #[cfg(test)]
 mod tests {

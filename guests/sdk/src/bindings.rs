@@ -102,3 +102,22 @@ pub mod exec_probe {
         generate_all,
     });
 }
+
+/// The `snapshots` export.
+pub mod snapshots {
+    wit_bindgen::generate!({
+        path: "../../wit/v0.2.0",
+        inline: "
+            package envhost:guest-sdk;
+            world snapshots { export envhost:provider/snapshots@0.2.0; }
+        ",
+        world: "envhost:guest-sdk/snapshots",
+        additional_derives: [PartialEq],
+        pub_export_macro: true,
+        export_macro_name: "export_snapshots",
+        with: {
+            "envhost:provider/types@0.2.0": crate::bindings::base::envhost::provider::types,
+        },
+        generate_all,
+    });
+}

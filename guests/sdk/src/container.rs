@@ -9,8 +9,8 @@
 
 pub use crate::bindings::base::envhost::provider::container::{
     ContainerInfo, ContainerSpec, ContainerState, ContainerSummary, ExecOutput, ImageInfo, Mount,
-    Port, PublishedPort, create, exec, image_exists, image_inspect, inspect, list, logs,
-    network_ensure, remove, start, stop,
+    Port, PublishedPort, SnapshotImage, commit, create, exec, image_exists, image_inspect, inspect,
+    list, list_images, logs, network_ensure, remove, remove_image, start, stop,
 };
 
 use crate::error::Result;

@@ -63,7 +63,7 @@ impl<T: Provider> Default for Instance<T> {
 /// implementation, and each optional interface named after the colon from
 /// the trait of that name ([`TwoPhase`](crate::TwoPhase),
 /// [`LeaseHooks`](crate::LeaseHooks), [`Logs`](crate::Logs),
-/// [`ExecProbe`](crate::ExecProbe)).
+/// [`ExecProbe`](crate::ExecProbe), [`Snapshots`](crate::Snapshots)).
 ///
 /// ```ignore
 /// envhost_guest::export_adapter!(MyAdapter);
@@ -207,11 +207,46 @@ macro_rules! __export_interface {
             $exports with_types_in $crate::bindings::exec_probe
         );
     };
+    (Snapshots, $adapter:ty, $exports:ident, $instance:ident) => {
+        impl $crate::__private::snapshots::Guest for $exports {
+            fn create_snapshot(
+                environment_id: ::std::string::String,
+                name: ::std::string::String,
+            ) -> $crate::Result<$crate::types::Snapshot> {
+                <$adapter as $crate::Snapshots>::create_snapshot(
+                    &*$instance.get()?,
+                    &environment_id,
+                    &name,
+                )
+            }
+
+            fn list_snapshots(
+                environment_id: ::std::string::String,
+            ) -> $crate::Result<::std::vec::Vec<$crate::types::Snapshot>> {
+                <$adapter as $crate::Snapshots>::list_snapshots(&*$instance.get()?, &environment_id)
+            }
+
+            fn delete_snapshot(
+                environment_id: ::std::string::String,
+                snapshot_id: ::std::string::String,
+            ) -> $crate::Result<()> {
+                <$adapter as $crate::Snapshots>::delete_snapshot(
+                    &*$instance.get()?,
+                    &environment_id,
+                    &snapshot_id,
+                )
+            }
+        }
+
+        $crate::bindings::snapshots::export_snapshots!(
+            $exports with_types_in $crate::bindings::snapshots
+        );
+    };
     ($other:ident, $adapter:ty, $exports:ident, $instance:ident) => {
         compile_error!(concat!(
             "unknown optional interface `",
             stringify!($other),
-            "`: expected TwoPhase, LeaseHooks, Logs or ExecProbe"
+            "`: expected TwoPhase, LeaseHooks, Logs, ExecProbe or Snapshots"
         ));
     };
 }

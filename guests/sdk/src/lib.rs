@@ -119,7 +119,7 @@ pub mod quantity;
 pub mod types;
 
 pub use error::{Error, Result};
-pub use provider::{ExecProbe, LeaseHooks, Logs, Provider, TwoPhase};
+pub use provider::{ExecProbe, LeaseHooks, Logs, Provider, Snapshots, TwoPhase};
 
 /// Items the expansion of [`export_adapter!`] names. Not part of the API.
 #[doc(hidden)]
@@ -128,6 +128,7 @@ pub mod __private {
     pub use crate::bindings::exec_probe::exports::envhost::provider::exec_probe;
     pub use crate::bindings::lease_hooks::exports::envhost::provider::lease_hooks;
     pub use crate::bindings::logs::exports::envhost::provider::logs;
+    pub use crate::bindings::snapshots::exports::envhost::provider::snapshots;
     pub use crate::bindings::two_phase::exports::envhost::provider::two_phase;
     pub use crate::export::Instance;
 }

@@ -6,7 +6,8 @@ use serde::de::DeserializeOwned;
 
 use crate::error::Result;
 use crate::types::{
-    CreateRequest, EnvironmentState, ProbeResult, Reservation, ReserveRequest, StartRequest,
+    CreateRequest, EnvironmentState, ProbeResult, Reservation, ReserveRequest, Snapshot,
+    StartRequest,
 };
 
 /// The required provider functions.
@@ -132,4 +133,30 @@ pub trait ExecProbe: Provider {
         command: Vec<String>,
         timeout_ms: u32,
     ) -> Result<ProbeResult>;
+}
+
+/// Optional export `snapshots`: save an environment's file system as an
+/// image that later environments can start from.
+pub trait Snapshots: Provider {
+    /// Saves the environment's current file system under `name`, which the
+    /// host has checked against `[a-z0-9][a-z0-9_.-]{0,63}`.
+    ///
+    /// # Errors
+    ///
+    /// `not-found` for an unknown id, `conflict` when `name` is taken.
+    fn create_snapshot(&self, environment_id: &str, name: &str) -> Result<Snapshot>;
+
+    /// Lists the environment's snapshots, oldest first.
+    ///
+    /// # Errors
+    ///
+    /// Whatever the backend returns.
+    fn list_snapshots(&self, environment_id: &str) -> Result<Vec<Snapshot>>;
+
+    /// Deletes a snapshot by id. Deleting one that is already gone succeeds.
+    ///
+    /// # Errors
+    ///
+    /// Whatever the backend returns, except `not-found`.
+    fn delete_snapshot(&self, environment_id: &str, snapshot_id: &str) -> Result<()>;
 }

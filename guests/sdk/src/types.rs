@@ -7,6 +7,7 @@ pub use crate::bindings::base::envhost::provider::types::{
     ReserveRequest, Resources, StartRequest, Status,
 };
 pub use crate::bindings::exec_probe::exports::envhost::provider::exec_probe::ProbeResult;
+pub use crate::bindings::snapshots::exports::envhost::provider::snapshots::Snapshot;
 
 impl EnvironmentState {
     /// Builds a state with `status`, no reason, no endpoints and empty

@@ -89,6 +89,8 @@ pub(crate) struct ExportIndices {
     logs: Option<exports_v0_2_0::logs::GuestIndices>,
     /// `exec-probe`, new in 0.2.0.
     exec_probe: Option<exports_v0_2_0::exec_probe::GuestIndices>,
+    /// `snapshots`, added to 0.2.0 after its first release.
+    snapshots: Option<exports_v0_2_0::snapshots::GuestIndices>,
 }
 
 /// Looks up an optional export: `None` when the component does not export
@@ -132,6 +134,7 @@ impl ExportIndices {
                 .map(LeaseHooksIndices::V0_1),
                 logs: None,
                 exec_probe: None,
+                snapshots: None,
             }),
             "0.2.0" => Ok(Self {
                 provider: ProviderIndices::V0_2(
@@ -151,6 +154,9 @@ impl ExportIndices {
                 exec_probe: optional_export(pre, "exec-probe", wit_version, |pre| {
                     exports_v0_2_0::exec_probe::GuestIndices::new(pre)
                 })?,
+                snapshots: optional_export(pre, "snapshots", wit_version, |pre| {
+                    exports_v0_2_0::snapshots::GuestIndices::new(pre)
+                })?,
             }),
             other => Err(format!("no bindings for WIT version `{other}`")),
         }
@@ -165,6 +171,7 @@ impl ExportIndices {
             supports_two_phase: self.two_phase.is_some(),
             supports_logs: self.logs.is_some(),
             supports_exec_probe: self.exec_probe.is_some(),
+            supports_snapshots: self.snapshots.is_some(),
             ..Capabilities::default()
         }
     }
@@ -179,6 +186,47 @@ pub struct ProbeOutput {
     pub output: String,
     /// Whether the host cut the output.
     pub truncated: bool,
+}
+
+/// A snapshot as an adapter's `snapshots` export returns it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SnapshotOutput {
+    /// Id to delete the snapshot by, unique within its environment.
+    pub id: String,
+    /// Name the caller gave it.
+    pub name: String,
+    /// Image reference to create environments from.
+    pub image: String,
+    /// Creation time as the adapter reports it, RFC 3339.
+    pub created_at: String,
+    /// Size in bytes, when the backend reports it.
+    pub size_bytes: Option<u64>,
+}
+
+impl From<exports_v0_2_0::snapshots::Snapshot> for SnapshotOutput {
+    fn from(snapshot: exports_v0_2_0::snapshots::Snapshot) -> Self {
+        SnapshotOutput {
+            id: snapshot.id,
+            name: snapshot.name,
+            image: snapshot.image,
+            created_at: snapshot.created_at,
+            size_bytes: snapshot.size_bytes,
+        }
+    }
+}
+
+/// Time spent in each phase of loading an adapter.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LoadPhases {
+    /// SHA-256 of the file's bytes, which names its cached artifact.
+    pub digest: Duration,
+    /// Compilation, or reading, checking and deserializing the cached
+    /// artifact.
+    pub compile: Duration,
+    /// Import checks, `InstancePre` and the export lookup.
+    pub link: Duration,
+    /// The probe: a first instance, `init` and `metadata`.
+    pub probe: Duration,
 }
 
 /// An adapter component, compiled, linked and initialized once.
@@ -196,6 +244,7 @@ pub struct Adapter {
     pub(crate) runtime: Arc<Runtime>,
     pub(crate) compile_source: CompileSource,
     pub(crate) load_time: Duration,
+    pub(crate) load_phases: LoadPhases,
     /// Consecutive traps and overruns of this version; a reload starts over.
     pub(crate) health: HealthTracker,
 }
@@ -252,6 +301,11 @@ impl Adapter {
     /// load, linking, and the `init` probe.
     pub fn load_time(&self) -> Duration {
         self.load_time
+    }
+
+    /// Time of each phase of [`Adapter::load_time`].
+    pub fn load_phases(&self) -> LoadPhases {
+        self.load_phases
     }
 
     /// Summary for `GET /v1/adapters`.
@@ -469,6 +523,96 @@ impl Adapter {
             output: output.output,
             truncated: output.truncated,
         })
+    }
+
+    /// Saves an environment's file system as the snapshot `name`.
+    ///
+    /// # Errors
+    ///
+    /// `Unsupported` when the adapter does not export `snapshots`, otherwise
+    /// as [`Adapter::create`].
+    pub async fn create_snapshot(
+        &self,
+        id: &EnvironmentId,
+        name: &str,
+    ) -> Result<SnapshotOutput, CallError> {
+        const FUNCTION: &str = "create-snapshot";
+        let indices = self.snapshots_indices()?;
+        let mut call = self.prepare(FUNCTION, Some(id)).await?;
+        let guest = indices
+            .load(&mut call.store, &call.instance)
+            .map_err(|err| self.trap(FUNCTION, err, String::new()))?;
+        let outcome = self
+            .timed(
+                FUNCTION,
+                guest.call_create_snapshot(&mut call.store, id.as_str(), name),
+            )
+            .await;
+        let result = self.finish(&mut call, FUNCTION, outcome)?;
+        let snapshot = result.map_err(|err| self.provider_error(FUNCTION, err))?;
+        Ok(snapshot.into())
+    }
+
+    /// Lists an environment's snapshots.
+    ///
+    /// # Errors
+    ///
+    /// As [`Adapter::create_snapshot`].
+    pub async fn list_snapshots(
+        &self,
+        id: &EnvironmentId,
+    ) -> Result<Vec<SnapshotOutput>, CallError> {
+        const FUNCTION: &str = "list-snapshots";
+        let indices = self.snapshots_indices()?;
+        let mut call = self.prepare(FUNCTION, Some(id)).await?;
+        let guest = indices
+            .load(&mut call.store, &call.instance)
+            .map_err(|err| self.trap(FUNCTION, err, String::new()))?;
+        let outcome = self
+            .timed(
+                FUNCTION,
+                guest.call_list_snapshots(&mut call.store, id.as_str()),
+            )
+            .await;
+        let result = self.finish(&mut call, FUNCTION, outcome)?;
+        let snapshots = result.map_err(|err| self.provider_error(FUNCTION, err))?;
+        Ok(snapshots.into_iter().map(SnapshotOutput::from).collect())
+    }
+
+    /// Deletes an environment's snapshot.
+    ///
+    /// # Errors
+    ///
+    /// As [`Adapter::create_snapshot`].
+    pub async fn delete_snapshot(
+        &self,
+        id: &EnvironmentId,
+        snapshot_id: &str,
+    ) -> Result<(), CallError> {
+        const FUNCTION: &str = "delete-snapshot";
+        let indices = self.snapshots_indices()?;
+        let mut call = self.prepare(FUNCTION, Some(id)).await?;
+        let guest = indices
+            .load(&mut call.store, &call.instance)
+            .map_err(|err| self.trap(FUNCTION, err, String::new()))?;
+        let outcome = self
+            .timed(
+                FUNCTION,
+                guest.call_delete_snapshot(&mut call.store, id.as_str(), snapshot_id),
+            )
+            .await;
+        let result = self.finish(&mut call, FUNCTION, outcome)?;
+        result.map_err(|err| self.provider_error(FUNCTION, err))
+    }
+
+    fn snapshots_indices(&self) -> Result<&exports_v0_2_0::snapshots::GuestIndices, CallError> {
+        self.exports
+            .snapshots
+            .as_ref()
+            .ok_or_else(|| CallError::Unsupported {
+                adapter: self.name.clone(),
+                capability: "snapshots (it does not export `snapshots`)",
+            })
     }
 
     /// Runs `init` and `metadata` in a fresh instance, as a load-time check.

@@ -4,10 +4,12 @@
 //!
 //! `container` differs between WIT versions only by the functions 0.2.0
 //! added, so one macro generates the implementation of every version from
-//! the same source, and 0.2.0 adds `logs` and `exec`.
+//! the same source, and 0.2.0 adds `logs`, `exec`, `commit`, `list-images`
+//! and `remove-image`.
 
 use std::time::Duration;
 
+use super::bindings::v0_2_0::envhost::provider::container as wit_container;
 use super::bindings::v0_2_0::envhost::provider::log as wit_log;
 use super::bindings::v0_2_0::envhost::provider::types::{self as wit_types, ProviderError};
 use super::store::CallState;
@@ -28,6 +30,40 @@ impl CallState {
                 "the container API is not available in offline validation".to_owned(),
             )
         })
+    }
+
+    /// Returns the environment of the current call, which image calls act
+    /// on. `requested`, when given, must name that environment, so that one
+    /// environment's call can not reach another's images.
+    pub(crate) fn call_environment(
+        &self,
+        operation: &'static str,
+        requested: Option<&str>,
+    ) -> Result<EnvironmentId, ProviderError> {
+        let current = self.environment.as_ref();
+        let denied = |message: String| {
+            self.container_error(
+                operation,
+                ContainerError::Denied {
+                    rule: "environment",
+                    message,
+                },
+            )
+        };
+        let Some(current) = current else {
+            return Err(denied(format!(
+                "`{operation}` is only allowed during a call for an environment"
+            )));
+        };
+        if let Some(requested) = requested
+            && requested != current.as_str()
+        {
+            return Err(denied(format!(
+                "images of environment `{requested}` requested during a call for environment \
+                 `{current}`"
+            )));
+        }
+        Ok(current.clone())
     }
 
     /// Logs a refused or failed container call with the adapter and
@@ -331,8 +367,79 @@ container_host!(
                 })
                 .map_err(|err| self.container_error("exec", err)))
         }
+
+        async fn commit(
+            &mut self,
+            container: String,
+            name: String,
+        ) -> ImportResult<wit::SnapshotImage> {
+            let environment = match self.call_environment("commit", None) {
+                Ok(environment) => environment,
+                Err(err) => return Ok(Err(err)),
+            };
+            let containers = match self.containers() {
+                Ok(containers) => containers.clone(),
+                Err(err) => return Ok(Err(err)),
+            };
+            let result = containers
+                .commit(&self.adapter, &environment, &container, &name)
+                .await;
+            Ok(result
+                .map(super::snapshot_image_to_wit)
+                .map_err(|err| self.container_error("commit", err)))
+        }
+
+        async fn list_images(
+            &mut self,
+            environment_id: String,
+        ) -> ImportResult<Vec<wit::SnapshotImage>> {
+            let environment = match self.call_environment("list-images", Some(&environment_id)) {
+                Ok(environment) => environment,
+                Err(err) => return Ok(Err(err)),
+            };
+            let containers = match self.containers() {
+                Ok(containers) => containers.clone(),
+                Err(err) => return Ok(Err(err)),
+            };
+            let result = containers
+                .list_snapshot_images(&self.adapter, &environment)
+                .await;
+            Ok(result
+                .map(|images| {
+                    images
+                        .into_iter()
+                        .map(super::snapshot_image_to_wit)
+                        .collect()
+                })
+                .map_err(|err| self.container_error("list-images", err)))
+        }
+
+        async fn remove_image(&mut self, image: String) -> ImportResult<()> {
+            let environment = match self.call_environment("remove-image", None) {
+                Ok(environment) => environment,
+                Err(err) => return Ok(Err(err)),
+            };
+            let containers = match self.containers() {
+                Ok(containers) => containers.clone(),
+                Err(err) => return Ok(Err(err)),
+            };
+            let result = containers
+                .remove_snapshot_image(&self.adapter, &environment, &image)
+                .await;
+            Ok(result.map_err(|err| self.container_error("remove-image", err)))
+        }
     }
 );
+
+fn snapshot_image_to_wit(image: crate::container::SnapshotImage) -> wit_container::SnapshotImage {
+    wit_container::SnapshotImage {
+        id: image.id,
+        reference: image.reference,
+        name: image.name,
+        created_at: image.created_at,
+        size_bytes: image.size_bytes,
+    }
+}
 
 impl wit_log::Host for CallState {
     async fn log(&mut self, level: wit_log::Level, message: String) -> wasmtime::Result<()> {

@@ -9,11 +9,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
-use sha2::{Digest, Sha256};
-
 use super::adapter::Adapter;
 use super::error::LoadError;
-use super::runtime::{Runtime, adapter_name_for};
+use super::runtime::{FileDigest, Runtime, adapter_name_for};
 use crate::ids::AdapterName;
 use crate::metrics;
 use crate::model::{AdapterHealth, AdapterSummary};
@@ -130,7 +128,8 @@ impl Registry {
                 return self.record_failure(key, path, None, error);
             }
         };
-        let digest = format!("sha256:{:x}", Sha256::digest(&bytes));
+        let file_digest = FileDigest::of(&bytes);
+        let digest = file_digest.prefixed();
         if self.attempted_digest(&key).as_deref() == Some(digest.as_str()) {
             tracing::debug!(adapter = %key, file = %path.display(), digest, "adapter file unchanged");
             return LoadOutcome::Unchanged;
@@ -140,7 +139,10 @@ impl Registry {
             Ok(name) => name,
             Err(err) => return self.record_failure(key, path, Some(digest), err.to_string()),
         };
-        match runtime.load_bytes(name, path, bytes, adapter_options).await {
+        match runtime
+            .load_digested(name, path, bytes, file_digest, adapter_options)
+            .await
+        {
             Ok(adapter) => {
                 tracing::info!(
                     adapter = %adapter.name(),

@@ -9,7 +9,7 @@ use sha2::{Digest, Sha256};
 use wasmtime::component::{Component, Linker};
 use wasmtime::{Engine, Store};
 
-use super::adapter::{Adapter, ExportIndices};
+use super::adapter::{Adapter, ExportIndices, LoadPhases};
 use super::bindings;
 use super::cache::{ArtifactCache, CompileSource};
 use super::convert::json_object_from_wit;
@@ -156,6 +156,20 @@ impl Runtime {
         bytes: Vec<u8>,
         options: &serde_json::Value,
     ) -> Result<Adapter, LoadError> {
+        let digest = FileDigest::of(&bytes);
+        self.load_digested(name, path, bytes, digest, options).await
+    }
+
+    /// As [`Runtime::load_bytes`], for bytes whose digest the caller has
+    /// computed already, so that a load hashes the file once.
+    pub(crate) async fn load_digested(
+        self: &Arc<Self>,
+        name: AdapterName,
+        path: &Path,
+        bytes: Vec<u8>,
+        file_digest: FileDigest,
+        options: &serde_json::Value,
+    ) -> Result<Adapter, LoadError> {
         let invalid = |reason: String| LoadError::Invalid {
             path: path.to_owned(),
             reason,
@@ -164,8 +178,11 @@ impl Runtime {
             path: path.to_owned(),
             reason,
         })?;
-        let started = std::time::Instant::now();
-        let sha256 = format!("{:x}", Sha256::digest(&bytes));
+        // The digest was taken before this point, so its time is added to
+        // the phases measured from here.
+        let digested = std::time::Instant::now();
+        let started = digested - file_digest.elapsed;
+        let FileDigest { sha256, .. } = file_digest;
         let digest = format!("sha256:{sha256}");
 
         // Compiling takes tens of milliseconds for a small component and
@@ -176,6 +193,7 @@ impl Runtime {
                 .await
                 .map_err(|err| invalid(format!("compilation panicked: {err}")))?
                 .map_err(|err| invalid(format!("failed to compile: {err:#}")))?;
+        let compiled = std::time::Instant::now();
 
         let grants = self
             .grants
@@ -190,6 +208,7 @@ impl Runtime {
             .instantiate_pre(&component)
             .map_err(|err| invalid(format!("imports what this host does not provide: {err:#}")))?;
         let exports = ExportIndices::discover(&pre, wit_version).map_err(invalid)?;
+        let linked = std::time::Instant::now();
 
         let options_json = options.to_string();
         let mut adapter = Adapter {
@@ -206,6 +225,7 @@ impl Runtime {
             runtime: Arc::clone(self),
             compile_source,
             load_time: Duration::ZERO,
+            load_phases: LoadPhases::default(),
             health: HealthTracker::default(),
         };
 
@@ -221,7 +241,14 @@ impl Runtime {
             })?;
         adapter.version = info.version;
         adapter.capabilities.custom = custom;
-        adapter.load_time = started.elapsed();
+        let probed = std::time::Instant::now();
+        adapter.load_time = probed - started;
+        adapter.load_phases = LoadPhases {
+            digest: digested - started,
+            compile: compiled - digested,
+            link: linked - compiled,
+            probe: probed - linked,
+        };
         Ok(adapter)
     }
 
@@ -243,6 +270,31 @@ impl Runtime {
         store.set_epoch_deadline(deadline_ticks(self.limits.call_timeout));
         store.epoch_deadline_trap();
         store
+    }
+}
+
+/// SHA-256 of an adapter file, which names its cached artifact, and the time
+/// it took.
+pub(crate) struct FileDigest {
+    /// Lowercase hex, without the `sha256:` prefix.
+    pub(crate) sha256: String,
+    pub(crate) elapsed: Duration,
+}
+
+impl FileDigest {
+    /// Hashes `bytes`.
+    pub(crate) fn of(bytes: &[u8]) -> Self {
+        let started = std::time::Instant::now();
+        let sha256 = format!("{:x}", Sha256::digest(bytes));
+        FileDigest {
+            sha256,
+            elapsed: started.elapsed(),
+        }
+    }
+
+    /// Returns the digest as adapters report it, `sha256:<hex>`.
+    pub(crate) fn prefixed(&self) -> String {
+        format!("sha256:{}", self.sha256)
     }
 }
 

@@ -116,6 +116,26 @@ where
     }
 }
 
+/// The `{id}` and `{snapshotId}` path parameters of a snapshot route. The
+/// snapshot id is checked by the service.
+pub(crate) struct SnapshotPath(pub(crate) EnvironmentId, pub(crate) String);
+
+impl<S> FromRequestParts<S> for SnapshotPath
+where
+    S: Send + Sync,
+{
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let Path((id, snapshot_id)) = Path::<(String, String)>::from_request_parts(parts, state)
+            .await
+            .map_err(|rejection| Problem::invalid_request(format!("invalid path: {rejection}")))?;
+        let id =
+            EnvironmentId::parse(&id).map_err(|err| Problem::invalid_request(err.to_string()))?;
+        Ok(Self(id, snapshot_id))
+    }
+}
+
 /// Query of `GET /v1/environments`, parsed by hand so that an unknown or
 /// repeated parameter and a bad status each get a message naming the
 /// parameter.

@@ -26,6 +26,9 @@ use super::routes;
         routes::renew,
         routes::logs,
         routes::probe,
+        routes::create_snapshot,
+        routes::list_snapshots,
+        routes::delete_snapshot,
         routes::adapters,
         routes::adapter,
         routes::capabilities,
@@ -94,6 +97,47 @@ pub(crate) struct ProbeResultSchema {
     output: String,
     /// Whether the output was cut at the host's cap.
     truncated: bool,
+}
+
+/// Body of `POST /v1/environments/{id}/snapshots`.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(as = CreateSnapshotRequest)]
+#[allow(dead_code)]
+pub(crate) struct CreateSnapshotRequestSchema {
+    /// 1 to 64 characters of `[a-z0-9_.-]`, starting with a letter or digit.
+    #[schema(pattern = "^[a-z0-9][a-z0-9_.-]{0,63}$")]
+    name: String,
+}
+
+/// A saved copy of an environment's file system.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = Snapshot)]
+#[allow(dead_code)]
+pub(crate) struct SnapshotSchema {
+    environment_id: String,
+    /// Id to delete the snapshot by, unique within its environment.
+    id: String,
+    name: String,
+    /// Image reference to pass as `image` when creating an environment from
+    /// the snapshot.
+    image: String,
+    #[schema(format = DateTime)]
+    created_at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    size_bytes: Option<u64>,
+}
+
+/// Body of `GET /v1/environments/{id}/snapshots`.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = SnapshotList)]
+#[allow(dead_code)]
+pub(crate) struct SnapshotListSchema {
+    environment_id: String,
+    /// Oldest first.
+    snapshots: Vec<SnapshotSchema>,
 }
 
 /// Body of `GET /healthz`.

@@ -11,10 +11,16 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::extract::{ApiJson, ApiQuery, IdPath, ListQuery, PathParam};
-use super::openapi::{EnvironmentLogsSchema, HealthSchema, ProbeRequestSchema, ProbeResultSchema};
+use super::extract::{ApiJson, ApiQuery, IdPath, ListQuery, PathParam, SnapshotPath};
+use super::openapi::{
+    CreateSnapshotRequestSchema, EnvironmentLogsSchema, HealthSchema, ProbeRequestSchema,
+    ProbeResultSchema, SnapshotListSchema, SnapshotSchema,
+};
 use super::problem::Problem;
-use crate::environments::{EnvironmentLogs, Environments, ProbeRequest, ProbeResult};
+use crate::environments::{
+    CreateSnapshotRequest, EnvironmentLogs, Environments, ProbeRequest, ProbeResult, Snapshot,
+    SnapshotList,
+};
 use crate::model::{
     AdapterSummary, Capabilities, CreateRequest, Descriptor, Lease, ListFilter, RenewRequest,
     ReserveRequest, StartRequest, Status,
@@ -280,6 +286,63 @@ pub(crate) async fn probe(
     ApiJson(request): ApiJson<ProbeRequest>,
 ) -> ApiResult<Json<ProbeResult>> {
     Ok(Json(service.probe(&id, request).await?))
+}
+
+#[utoipa::path(
+    post,
+    path = "/v1/environments/{id}/snapshots",
+    params(("id" = String, Path, description = "Environment id")),
+    request_body = CreateSnapshotRequestSchema,
+    responses(
+        (status = 201, description = "Snapshot created", body = SnapshotSchema),
+        (status = "default", description = "Problem", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub(crate) async fn create_snapshot(
+    State(service): State<Service>,
+    IdPath(id): IdPath,
+    ApiJson(request): ApiJson<CreateSnapshotRequest>,
+) -> ApiResult<(StatusCode, Json<Snapshot>)> {
+    let snapshot = service.create_snapshot(&id, request).await?;
+    Ok((StatusCode::CREATED, Json(snapshot)))
+}
+
+#[utoipa::path(
+    get,
+    path = "/v1/environments/{id}/snapshots",
+    params(("id" = String, Path, description = "Environment id")),
+    responses(
+        (status = 200, description = "Snapshots, oldest first", body = SnapshotListSchema),
+        (status = "default", description = "Problem", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub(crate) async fn list_snapshots(
+    State(service): State<Service>,
+    IdPath(id): IdPath,
+) -> ApiResult<Json<SnapshotList>> {
+    Ok(Json(service.list_snapshots(&id).await?))
+}
+
+/// Returns 204 whether or not the snapshot existed, so that a retried
+/// delete succeeds.
+#[utoipa::path(
+    delete,
+    path = "/v1/environments/{id}/snapshots/{snapshotId}",
+    params(
+        ("id" = String, Path, description = "Environment id"),
+        ("snapshotId" = String, Path, description = "Snapshot id"),
+    ),
+    responses(
+        (status = 204, description = "Deleted, or already gone"),
+        (status = "default", description = "Problem", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub(crate) async fn delete_snapshot(
+    State(service): State<Service>,
+    SnapshotPath(id, snapshot_id): SnapshotPath,
+) -> ApiResult<StatusCode> {
+    service.delete_snapshot(&id, &snapshot_id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 #[utoipa::path(

@@ -11,7 +11,10 @@ use serde_json::{Value, json};
 use tower::ServiceExt;
 
 use super::{ApiOptions, require_token_for, router};
-use crate::environments::{EnvironmentLogs, Environments, ProbeRequest, ProbeResult, ServiceError};
+use crate::environments::{
+    CreateSnapshotRequest, EnvironmentLogs, Environments, ProbeRequest, ProbeResult, ServiceError,
+    Snapshot, SnapshotList,
+};
 use crate::ids::EnvironmentId;
 use crate::model::{
     AdapterHealth, AdapterSummary, Capabilities, CreateRequest, Descriptor, Endpoint, JsonObject,
@@ -30,6 +33,7 @@ struct FakeEnvironments {
     last_filter: Mutex<Option<ListFilter>>,
     last_reason: Mutex<Option<Option<String>>>,
     last_renew: Mutex<Option<(String, u64)>>,
+    last_snapshot_delete: Mutex<Option<(String, String)>>,
 }
 
 impl FakeEnvironments {
@@ -170,6 +174,44 @@ impl Environments for FakeEnvironments {
             output: request.command.join(" "),
             truncated: false,
         })
+    }
+
+    async fn create_snapshot(
+        &self,
+        id: &EnvironmentId,
+        request: CreateSnapshotRequest,
+    ) -> Result<Snapshot, ServiceError> {
+        self.take_error()?;
+        Ok(snapshot(id, &request.name))
+    }
+
+    async fn list_snapshots(&self, id: &EnvironmentId) -> Result<SnapshotList, ServiceError> {
+        self.take_error()?;
+        Ok(SnapshotList {
+            environment_id: id.clone(),
+            snapshots: vec![snapshot(id, "v1")],
+        })
+    }
+
+    async fn delete_snapshot(
+        &self,
+        id: &EnvironmentId,
+        snapshot_id: &str,
+    ) -> Result<(), ServiceError> {
+        self.take_error()?;
+        *self.last_snapshot_delete.lock().unwrap() = Some((id.to_string(), snapshot_id.to_owned()));
+        Ok(())
+    }
+}
+
+fn snapshot(id: &EnvironmentId, name: &str) -> Snapshot {
+    Snapshot {
+        environment_id: id.clone(),
+        id: name.to_owned(),
+        name: name.to_owned(),
+        image: format!("envhost-snapshot/{id}:{name}"),
+        created_at: Utc.with_ymd_and_hms(2026, 12, 1, 10, 0, 0).unwrap(),
+        size_bytes: Some(4096),
     }
 }
 
@@ -777,4 +819,65 @@ async fn probe_without_capability_is_501() {
 
     assert_problem(&reply, StatusCode::NOT_IMPLEMENTED, "not-implemented");
     assert!(detail(&reply).contains("exec probes"), "{}", detail(&reply));
+}
+
+#[tokio::test]
+async fn create_snapshot_returns_201_with_camel_case_body() {
+    let harness = Harness::new();
+    let reply = harness
+        .post_json("/v1/environments/env-1/snapshots", &json!({"name": "v2"}))
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+    assert_eq!(reply.body["environmentId"], "env-1");
+    assert_eq!(reply.body["id"], "v2");
+    assert_eq!(reply.body["image"], "envhost-snapshot/env-1:v2");
+    assert_eq!(reply.body["createdAt"], "2026-12-01T10:00:00Z");
+    assert_eq!(reply.body["sizeBytes"], 4096);
+}
+
+#[tokio::test]
+async fn create_snapshot_rejects_unknown_field() {
+    let harness = Harness::new();
+    let reply = harness
+        .post_json(
+            "/v1/environments/env-1/snapshots",
+            &json!({"name": "v2", "tag": "x"}),
+        )
+        .await;
+    assert_problem(&reply, StatusCode::BAD_REQUEST, "invalid-request");
+    assert!(detail(&reply).contains("tag"), "{}", detail(&reply));
+}
+
+#[tokio::test]
+async fn list_snapshots_returns_them() {
+    let harness = Harness::new();
+    let reply = harness
+        .call(Method::GET, "/v1/environments/env-1/snapshots")
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    assert_eq!(reply.body["environmentId"], "env-1");
+    assert_eq!(reply.body["snapshots"][0]["name"], "v1");
+}
+
+#[tokio::test]
+async fn delete_snapshot_returns_204_with_ids_passed() {
+    let harness = Harness::new();
+    let reply = harness
+        .call(Method::DELETE, "/v1/environments/env-1/snapshots/v1")
+        .await;
+    assert_eq!(reply.status, StatusCode::NO_CONTENT, "{}", reply.body);
+    let passed = harness.fake.last_snapshot_delete.lock().unwrap().clone();
+    assert_eq!(passed, Some(("env-1".to_owned(), "v1".to_owned())));
+}
+
+#[tokio::test]
+async fn snapshots_without_capability_are_501() {
+    let harness = Harness::new();
+    harness.fake.fail_with(ServiceError::NotImplemented(
+        "adapter `testing` does not support snapshots".to_owned(),
+    ));
+    let reply = harness
+        .post_json("/v1/environments/env-1/snapshots", &json!({"name": "v2"}))
+        .await;
+    assert_problem(&reply, StatusCode::NOT_IMPLEMENTED, "not-implemented");
 }

@@ -1,5 +1,7 @@
 //! The contract rules a conformance run checks, and the calls behind them.
 
+mod snapshots;
+
 use std::collections::BTreeMap;
 
 use chrono::Utc;
@@ -49,6 +51,11 @@ pub const RULES: &[(&str, &str)] = &[
         "start-is-idempotent",
         "two-phase: start of the reservation returns a live status, twice, and destroy \
          succeeds",
+    ),
+    (
+        "snapshots-round-trip",
+        "snapshots: create-snapshot, list-snapshots shows it, delete-snapshot twice succeeds, \
+         list-snapshots no longer shows it",
     ),
     (
         "errors-are-typed",
@@ -107,6 +114,7 @@ pub(super) async fn check(
     run.single_phase().await;
     run.unknown_ids().await;
     run.two_phase().await;
+    run.snapshots().await;
     let untyped = std::mem::take(&mut run.untyped);
     run.outcomes.insert(
         "errors-are-typed",
@@ -384,6 +392,9 @@ impl Run<'_> {
         for id in &self.created {
             if let Err(err) = containers.remove_environment_containers(id).await {
                 tracing::warn!(environment_id = %id, error = %err, "failed to remove conformance containers");
+            }
+            if let Err(err) = containers.remove_environment_images(id).await {
+                tracing::warn!(environment_id = %id, error = %err, "failed to remove conformance snapshot images");
             }
         }
     }

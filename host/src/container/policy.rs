@@ -195,7 +195,7 @@ impl ImageRules {
 
 /// Rejects image references that are empty or could change the meaning of the
 /// engine URL they are placed in (`/images/{image}/json`).
-fn validate_image_reference(image: &str) -> Result<(), ContainerError> {
+pub(crate) fn validate_image_reference(image: &str) -> Result<(), ContainerError> {
     let valid_chars = image
         .bytes()
         .all(|b| b.is_ascii_alphanumeric() || b"._-/:@+".contains(&b));

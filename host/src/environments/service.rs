@@ -10,7 +10,10 @@ use async_trait::async_trait;
 use sha2::{Digest, Sha256};
 use tokio::sync::{Mutex, MutexGuard};
 
-use super::{EnvironmentLogs, Environments, ProbeRequest, ProbeResult, ServiceError, validate};
+use super::{
+    CreateSnapshotRequest, EnvironmentLogs, Environments, ProbeRequest, ProbeResult, ServiceError,
+    Snapshot, SnapshotList, validate,
+};
 use crate::adapters::{
     Adapter, AdapterState, CallError, ProviderErrorKind, Registry, ReservationState,
 };
@@ -27,6 +30,7 @@ use crate::state::{EnvironmentRecord, RecordKind, StateError, Store, Write, Writ
 mod expiry;
 mod recovery;
 mod request_check;
+mod snapshots;
 
 pub use expiry::LEASE_EXPIRED;
 pub use recovery::RecoveryReport;
@@ -842,6 +846,26 @@ impl Environments for EnvironmentService {
             output: output.output,
             truncated: output.truncated,
         })
+    }
+
+    async fn create_snapshot(
+        &self,
+        id: &EnvironmentId,
+        request: CreateSnapshotRequest,
+    ) -> Result<Snapshot, ServiceError> {
+        self.create_environment_snapshot(id, request).await
+    }
+
+    async fn list_snapshots(&self, id: &EnvironmentId) -> Result<SnapshotList, ServiceError> {
+        self.list_environment_snapshots(id).await
+    }
+
+    async fn delete_snapshot(
+        &self,
+        id: &EnvironmentId,
+        snapshot_id: &str,
+    ) -> Result<(), ServiceError> {
+        self.delete_environment_snapshot(id, snapshot_id).await
     }
 }
 
