@@ -61,6 +61,14 @@ summarize() {
     }'
 }
 
+# Prints a size in bytes as decimal kB below one megabyte, else as MB.
+format_size() {
+    awk -v bytes="$1" 'BEGIN {
+        if (bytes < 1000000) printf "%.0f kB", bytes / 1000
+        else printf "%.1f MB", bytes / 1000000
+    }'
+}
+
 # Prints one table row for the component COMPONENT loaded as NAME.wasm.
 measure() {
     local label="$1" name="$2" component="$3" file cold cached run cache_dir
@@ -75,8 +83,7 @@ measure() {
     for run in $(seq "$CACHED_RUNS"); do
         cached+="$(load_time_ms "$file" "$cache_dir" "from the cache")"$'\n'
     done
-    printf '| %s | %.1f MB | %s | %s |\n' "$label" \
-        "$(awk -v bytes="$(wc -c <"$file")" 'BEGIN { print bytes / 1000000 }')" \
+    printf '| %s | %s | %s | %s |\n' "$label" "$(format_size "$(wc -c <"$file")")" \
         "$(printf '%s' "$cold" | summarize)" "$(printf '%s' "$cached" | summarize)"
 }
 

@@ -86,9 +86,10 @@ fn rust_example_conforms() {
     );
 }
 
-/// Compiling the 18 MB component takes tens of seconds, so the tests share
-/// one artifact cache: the first run compiles it (once per host build) and
-/// the second must load it from the cache.
+/// A release host takes 12 to 20 s to compile the 18 MB component on a
+/// 2-core machine, so the tests share one artifact cache. The first run
+/// compiles it (once per host build and component build), and the second
+/// must load it from the cache.
 #[test]
 fn python_example_conforms() {
     let first = run_conformance(Component::Python, "pyledger", None);
