@@ -64,6 +64,9 @@ impl Component {
 /// tests shares: `<target>/conformance-cache`. Artifacts are keyed by the
 /// component's digest and the engine's settings, so runs of different
 /// components or host builds never use each other's artifacts.
+///
+/// NOTE: nothing prunes this folder. Each new host or component build adds
+/// artifacts (35 MB for the Python example), so delete it to reclaim space.
 pub fn conformance_cache_dir() -> PathBuf {
     target_dir().join("conformance-cache")
 }
