@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs every check of the project against the real Docker engine: formatting, the
 # unit tests of every crate, the end-to-end tests that drive the release binary,
-# and clippy. Starts Docker and builds the test image, the adapter and the host
-# first. Exits non-zero at the first failure; nothing is skipped.
+# and clippy. Starts Docker and builds the test image, the adapters, the host and
+# the example Python adapter (componentize-py from PyPI) first. Exits non-zero at
+# the first failure; nothing is skipped.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -18,6 +19,7 @@ require_rust
 scripts/ensure-docker.sh
 scripts/build-test-image.sh
 scripts/build.sh
+scripts/build-python-example.sh
 
 step "Checking formatting: cargo fmt --all --check"
 cargo fmt --all --check || die "the code is not formatted: run \`cargo fmt --all\`"

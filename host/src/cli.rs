@@ -17,7 +17,7 @@ use reqwest::{Method, StatusCode, Url};
 
 pub use check::check;
 pub use client::CliError;
-pub use conformance::conformance;
+pub use conformance::{ConformanceCache, conformance};
 pub use snapshot::SnapshotCommand;
 
 use crate::environments::{EnvironmentLogs, ProbeRequest, ProbeResult};
@@ -106,6 +106,16 @@ pub enum Command {
         /// `[adapters.<name>.options]`. Default: no options (`{}`).
         #[arg(long, value_name = "FILE")]
         options: Option<PathBuf>,
+        /// Folder of compiled adapters, so that a later run of the same file
+        /// loads it without compiling again. Default:
+        /// `$XDG_CACHE_HOME/envhost/adapters`, else
+        /// `$HOME/.cache/envhost/adapters`. Only your user should be able to
+        /// write to it, because its files are loaded as machine code.
+        #[arg(long, value_name = "DIR", conflicts_with = "no_cache")]
+        cache_dir: Option<PathBuf>,
+        /// Compile the adapter without reading or writing a cache.
+        #[arg(long)]
+        no_cache: bool,
     },
     #[command(flatten)]
     Client(ClientCommand),

@@ -12,10 +12,10 @@
 mod report;
 mod rules;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::adapters::{GuestLimits, Runtime};
+use crate::adapters::{CompileSource, GuestLimits, Runtime};
 use crate::container::{ContainerHost, Policy};
 use crate::ids::HostId;
 
@@ -37,6 +37,9 @@ pub struct Settings {
     /// Docker socket path or `unix://` URL. Default: `DOCKER_HOST`, then
     /// `/var/run/docker.sock`.
     pub docker_host: Option<String>,
+    /// Folder of compiled adapters, created when missing, so that a second
+    /// run of the same file skips compiling. Default: no cache.
+    pub cache_dir: Option<PathBuf>,
 }
 
 /// Outcome of one rule.
@@ -73,8 +76,12 @@ pub struct Report {
     pub capabilities: Vec<&'static str>,
     /// Whether the run had a Docker engine, or why not.
     pub docker: Result<(), String>,
-    /// Time to load the adapter: compile, link and the `init` probe.
+    /// Time to load the adapter: compile (or read the cached artifact),
+    /// link and the `init` probe.
     pub load_time: Option<Duration>,
+    /// Whether the component was compiled or read from the cache, once it
+    /// loaded.
+    pub compile_source: Option<CompileSource>,
     /// One entry per rule, in the order of [`RULES`].
     pub results: Vec<RuleResult>,
 }
@@ -104,8 +111,8 @@ impl Report {
 ///
 /// # Errors
 ///
-/// Fails only when the test host itself can not be built (engine or
-/// linker); an adapter's faults are rule failures in the report.
+/// Fails only when the test host itself can not be built (engine, linker or
+/// cache folder); an adapter's faults are rule failures in the report.
 pub async fn run(file: &Path, settings: &Settings) -> anyhow::Result<Report> {
     let adapter_name = crate::adapters::adapter_name_for(file)
         .map(|name| name.to_string())
@@ -121,7 +128,11 @@ pub async fn run(file: &Path, settings: &Settings) -> anyhow::Result<Report> {
         Ok(containers) => Ok(containers),
         Err(err) => Err(err.to_string()),
     };
-    let runtime = Runtime::new(LIMITS, containers.as_ref().ok().cloned())?;
+    let container_host = containers.as_ref().ok().cloned();
+    let runtime = match &settings.cache_dir {
+        Some(dir) => Runtime::with_artifact_cache(LIMITS, container_host, dir)?,
+        None => Runtime::new(LIMITS, container_host)?,
+    };
 
     let mut report = Report {
         adapter: adapter_name,
@@ -130,6 +141,7 @@ pub async fn run(file: &Path, settings: &Settings) -> anyhow::Result<Report> {
         capabilities: Vec::new(),
         docker: containers.as_ref().map(|_| ()).map_err(Clone::clone),
         load_time: None,
+        compile_source: None,
         results: Vec::new(),
     };
 
@@ -143,6 +155,7 @@ pub async fn run(file: &Path, settings: &Settings) -> anyhow::Result<Report> {
     report.version = Some(adapter.version().to_owned());
     report.wit_version = Some(adapter.wit_version().to_owned());
     report.load_time = Some(adapter.load_time());
+    report.compile_source = Some(adapter.compile_source());
     report.capabilities = capability_names(adapter.capabilities());
 
     report.results = rules::check(&adapter, containers.as_ref().ok()).await;

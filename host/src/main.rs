@@ -26,7 +26,19 @@ async fn main() -> ExitCode {
             }
         },
         Command::Check { file, options } => cli::check(&file, &options).await,
-        Command::Conformance { file, options } => cli::conformance(&file, options.as_deref()).await,
+        Command::Conformance {
+            file,
+            options,
+            cache_dir,
+            no_cache,
+        } => {
+            let cache = if no_cache {
+                cli::ConformanceCache::Disabled
+            } else {
+                cache_dir.map_or(cli::ConformanceCache::Default, cli::ConformanceCache::Dir)
+            };
+            cli::conformance(&file, options.as_deref(), cache).await
+        }
         Command::Client(command) => match cli::run(cli.client, command).await {
             Ok(code) => ExitCode::from(code),
             Err(err) => {

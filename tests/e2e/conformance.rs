@@ -1,8 +1,9 @@
-//! `envhost conformance` against the Docker adapter, the example Rust
-//! adapter and a deliberately broken guest, with the real Docker engine.
+//! `envhost conformance` against the Docker adapter, the example Rust and
+//! Python adapters and a deliberately broken guest, with the real Docker
+//! engine.
 
 use envhost_e2e::CliOutput;
-use envhost_e2e::conformance::{Component, run_conformance};
+use envhost_e2e::conformance::{Component, run_conformance, run_conformance_cached};
 
 /// Every rule that a conforming adapter without two-phase must pass.
 const SINGLE_PHASE_RULES: &[&str] = &[
@@ -88,28 +89,66 @@ fn rust_example_conforms() {
     );
 }
 
-// NOTE: not in CI: building the component needs componentize-py from PyPI
-// on the first run, and compiling the 18 MB component took about 20 s with a
-// release host and 100 s with a debug host on a 2-core machine. Run `examples/python-adapter/build.sh`, then
-// `cargo test -p envhost-e2e --test conformance -- --ignored`.
+/// A release host takes 12 to 20 s to compile the 18 MB component on a
+/// 2-core machine, so the tests share one artifact cache. The first run
+/// compiles it (once per host build and component build), and the second
+/// must load it from the cache.
 #[test]
-#[ignore = "needs examples/python-adapter/build.sh first"]
 fn python_example_conforms() {
-    let output = run_conformance(Component::Python, "pyledger", None);
+    let first = run_conformance(Component::Python, "pyledger", None);
+    let second = run_conformance(Component::Python, "pyledger", None);
 
+    for output in [&first, &second] {
+        assert!(
+            output.status.success(),
+            "exit {}:\n{}\n{}",
+            output.status,
+            output.stdout,
+            output.stderr
+        );
+        assert_passes(output, SINGLE_PHASE_RULES);
+        assert!(
+            output.stdout.contains("9 passed, 0 failed, 3 skipped"),
+            "{}",
+            output.stdout
+        );
+    }
     assert!(
-        output.status.success(),
-        "exit {}:\n{}\n{}",
-        output.status,
-        output.stdout,
-        output.stderr
+        second.stdout.contains("(from the cache)"),
+        "the second run compiled the component again:\n{}",
+        second.stdout
     );
-    assert_passes(&output, SINGLE_PHASE_RULES);
+}
+
+#[test]
+fn conformance_cache_is_reused() {
+    let cache = tempfile::tempdir().expect("failed to create a temporary folder");
+    let first = run_conformance_cached(Component::Ledger, "ledger", None, cache.path());
+    let second = run_conformance_cached(Component::Ledger, "ledger", None, cache.path());
+
+    assert!(first.status.success(), "{}\n{}", first.stdout, first.stderr);
     assert!(
-        output.stdout.contains("9 passed, 0 failed, 3 skipped"),
-        "{}",
-        output.stdout
+        second.status.success(),
+        "{}\n{}",
+        second.stdout,
+        second.stderr
     );
+    assert!(
+        first.stdout.contains("(compiled)"),
+        "the first run with an empty cache did not compile:\n{}",
+        first.stdout
+    );
+    assert!(
+        second.stdout.contains("(from the cache)"),
+        "the second run did not use the cache:\n{}",
+        second.stdout
+    );
+    let artifacts: Vec<_> = std::fs::read_dir(cache.path())
+        .expect("failed to list the cache folder")
+        .filter_map(Result::ok)
+        .filter(|entry| entry.path().extension().is_some_and(|ext| ext == "cwasm"))
+        .collect();
+    assert_eq!(artifacts.len(), 1, "artifacts: {artifacts:?}");
 }
 
 #[test]

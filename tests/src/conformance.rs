@@ -18,8 +18,9 @@ pub enum Component {
     /// The deliberately broken guest (`guests/testing/broken`); override
     /// with `ENVHOST_BROKEN_ADAPTER`.
     Broken,
-    /// The example Python adapter (`examples/python-adapter`, built by its
-    /// `build.sh`); override with `ENVHOST_PYTHON_ADAPTER`.
+    /// The example Python adapter (`examples/python-adapter`, built by
+    /// `scripts/build-python-example.sh`); override with
+    /// `ENVHOST_PYTHON_ADAPTER`.
     Python,
 }
 
@@ -52,24 +53,50 @@ impl Component {
         assert!(
             path.is_file(),
             "the adapter component `{}` is missing: run scripts/build.sh, or \
-             examples/python-adapter/build.sh for the Python example (or set {variable})",
+             scripts/build-python-example.sh for the Python example (or set {variable})",
             path.display()
         );
         path
     }
 }
 
+/// Returns the artifact cache folder that every conformance run of the
+/// tests shares: `<target>/conformance-cache`. Artifacts are keyed by the
+/// component's digest and the engine's settings, so runs of different
+/// components or host builds never use each other's artifacts.
+///
+/// NOTE: nothing prunes this folder. Each new host or component build adds
+/// artifacts (35 MB for the Python example), so delete it to reclaim space.
+pub fn conformance_cache_dir() -> PathBuf {
+    target_dir().join("conformance-cache")
+}
+
 /// Copies `component` into a fresh folder as `<name>.wasm` (the adapter name
 /// is the file stem), writes `options` as `options.json` beside it when
-/// given, and runs `envhost conformance` on it with the Docker engine.
+/// given, and runs `envhost conformance` on it with the Docker engine and
+/// the artifact cache in [`conformance_cache_dir`].
 pub fn run_conformance(component: Component, name: &str, options: Option<&str>) -> CliOutput {
+    run_conformance_cached(component, name, options, &conformance_cache_dir())
+}
+
+/// As [`run_conformance`], with the artifact cache in `cache_dir`.
+pub fn run_conformance_cached(
+    component: Component,
+    name: &str,
+    options: Option<&str>,
+    cache_dir: &Path,
+) -> CliOutput {
     require_docker();
     let dir = tempfile::tempdir().expect("failed to create a temporary folder");
     let file = dir.path().join(format!("{name}.wasm"));
     std::fs::copy(component.path(), &file).expect("failed to copy the adapter component");
 
     let mut command = Command::new(host_binary());
-    command.arg("conformance").arg(&file);
+    command
+        .arg("conformance")
+        .arg(&file)
+        .arg("--cache-dir")
+        .arg(cache_dir);
     if let Some(options) = options {
         let options_file = dir.path().join("options.json");
         std::fs::write(&options_file, options).expect("failed to write the options file");

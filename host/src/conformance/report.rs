@@ -1,6 +1,7 @@
 //! Text rendering of a conformance report.
 
 use super::{Outcome, Report};
+use crate::adapters::CompileSource;
 
 /// Renders the report: a header, then one line per rule (`PASS`, `FAIL` or
 /// `SKIP`, the rule name, what was observed), then the totals.
@@ -26,7 +27,12 @@ pub fn render(report: &Report) -> String {
         }
     }
     if let Some(load_time) = report.load_time {
-        text += &format!("load time:    {load_time:.1?}\n");
+        let source = match report.compile_source {
+            Some(CompileSource::Cache) => " (from the cache)",
+            Some(CompileSource::Compiled) => " (compiled)",
+            None => "",
+        };
+        text += &format!("load time:    {load_time:.1?}{source}\n");
     }
     text += "\n";
 
@@ -71,8 +77,30 @@ mod tests {
             capabilities: Vec::new(),
             docker: Err("engine not reachable".to_owned()),
             load_time: None,
+            compile_source: None,
             results,
         }
+    }
+
+    #[test]
+    fn render_says_where_the_component_came_from() {
+        let mut cached = report(Vec::new());
+        cached.load_time = Some(std::time::Duration::from_millis(12));
+        cached.compile_source = Some(CompileSource::Cache);
+        let mut compiled = cached.clone();
+        compiled.compile_source = Some(CompileSource::Compiled);
+
+        let cached_text = render(&cached);
+        let compiled_text = render(&compiled);
+
+        assert!(
+            cached_text.contains("load time:    12.0ms (from the cache)\n"),
+            "{cached_text}"
+        );
+        assert!(
+            compiled_text.contains("load time:    12.0ms (compiled)\n"),
+            "{compiled_text}"
+        );
     }
 
     #[test]
