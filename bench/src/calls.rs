@@ -27,6 +27,7 @@ listen = "{listen}"
 
 [state]
 path = "state/envhost.db"
+sync = "{sync}"
 
 [adapters]
 dir = "adapters"
@@ -49,12 +50,16 @@ pub(crate) struct Settings {
 /// Runs both parts and returns the figure as JSON.
 pub(crate) async fn run(settings: Settings) -> Result<Value, String> {
     let adapter = testing_adapter()?;
-    let lifecycles = lifecycles_per_second(&adapter, settings.clients, settings.duration).await?;
+    let lifecycles =
+        lifecycles_per_second(&adapter, settings.clients, settings.duration, "full").await?;
+    let lifecycles_normal =
+        lifecycles_per_second(&adapter, settings.clients, settings.duration, "normal").await?;
     let per_call = per_call_cost(&adapter, settings.calls).await?;
     Ok(json!({
         "clients": settings.clients,
         "durationSeconds": settings.duration.as_secs_f64(),
         "lifecyclesPerSecond": lifecycles,
+        "lifecyclesPerSecondSyncNormal": lifecycles_normal,
         "lifecyclesGoal": "at least 5000 per second",
         "perCall": {
             "medianUs": per_call.median_ms * 1000.0,
@@ -65,12 +70,14 @@ pub(crate) async fn run(settings: Settings) -> Result<Value, String> {
     }))
 }
 
+/// Lifecycles per second with the state store's `sync` setting `sync`.
 async fn lifecycles_per_second(
     adapter: &[u8],
     clients: usize,
     duration: Duration,
+    sync: &str,
 ) -> Result<f64, String> {
-    let dir = HostDir::new(CONFIG)?;
+    let dir = HostDir::new(&CONFIG.replace("{sync}", sync))?;
     dir.add_adapter("testing", adapter)?;
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(clients)

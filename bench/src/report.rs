@@ -58,6 +58,11 @@ pub(crate) fn markdown(report: &Value) -> String {
             calls["clients"],
             rate / 5000.0,
         ));
+        let normal = number(&calls["lifecyclesPerSecondSyncNormal"]);
+        rows.push(format!(
+            "| calls | the same with `[state] sync = \"normal\"` (no fsync per commit) | {normal:.0}/s | 5000/s (goal) | {:.2}× of goal | ≥ 5000/s |",
+            normal / 5000.0,
+        ));
         let median = number(&calls["perCall"]["medianUs"]);
         rows.push(format!(
             "| calls | fresh instance + `init` + one call, in-process, median (p90 {:.1} µs) | {median:.1} µs | 20 µs (goal) | {:.2}× of goal | < 20 µs |",

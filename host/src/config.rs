@@ -21,6 +21,7 @@ use envhost_guest::quantity::{parse_cpu_nanos, parse_memory_bytes};
 
 use crate::ids::AdapterName;
 use crate::model::JsonObject;
+use crate::state::Durability;
 use section::Section;
 
 /// Default `server.listen`: loopback only, so no token is needed.
@@ -57,7 +58,7 @@ const ROOT_KEYS: &[&str] = &[
     "server", "state", "adapters", "leases", "docker", "policy", "limits",
 ];
 const SERVER_KEYS: &[&str] = &["listen", "token_file", "max_body_bytes"];
-const STATE_KEYS: &[&str] = &["path"];
+const STATE_KEYS: &[&str] = &["path", "sync"];
 const ADAPTERS_KEYS: &[&str] = &["dir", "default", "reload", "cache_dir"];
 const ADAPTER_KEYS: &[&str] = &["grants", "options"];
 const LEASES_KEYS: &[&str] = &["default_ttl", "max_ttl", "tombstone_retention"];
@@ -111,6 +112,10 @@ pub struct StateConfig {
     /// `path`: the SQLite database file; its directory is created at start.
     /// Default `envhost-state/envhost.db`.
     pub path: PathBuf,
+    /// `sync`: `"full"` (default) flushes every commit to the disk before
+    /// it is acknowledged; `"normal"` survives a crash of the process but
+    /// may lose the last commits on a power loss, and is faster.
+    pub sync: Durability,
 }
 
 /// `[adapters]`: where adapters come from, plus one `[adapters.<name>]`
@@ -338,6 +343,7 @@ impl Config {
     pub fn default_for(dir: &Path) -> Config {
         let state = StateConfig {
             path: dir.join(DEFAULT_STATE_PATH),
+            sync: Durability::Full,
         };
         Config {
             server: ServerConfig {
@@ -401,7 +407,8 @@ fn parse_state(section: &Section<'_>, base: &Path) -> Result<StateConfig, Config
     let path = section
         .path("path", base)?
         .unwrap_or_else(|| base.join(DEFAULT_STATE_PATH));
-    Ok(StateConfig { path })
+    let sync = section.parsed("sync")?.unwrap_or_default();
+    Ok(StateConfig { path, sync })
 }
 
 fn parse_adapters(

@@ -15,7 +15,7 @@ use crate::config::Config;
 use crate::container::{ContainerHost, Policy};
 use crate::environments::{EnvironmentService, ServiceSettings};
 use crate::leases::{self, LeaseSchedule};
-use crate::state::{SqliteStore, Store};
+use crate::state::{Durability, SqliteStore, Store};
 
 /// Containers of this host that no live record owns are removed at start-up
 /// only when older than this, so that a second process started by mistake on
@@ -40,7 +40,7 @@ pub async fn serve(config_path: &Path) -> anyhow::Result<()> {
         .map_err(|message| anyhow::anyhow!(message))?;
 
     let _state_lock = lock_state(&config.state.path)?;
-    let store = open_store(&config.state.path).await?;
+    let store = open_store(&config.state.path, config.state.sync).await?;
     let host_id = store
         .host_id()
         .context("failed to read the host id from the state store")?;
@@ -222,9 +222,9 @@ fn lock_state(database: &Path) -> anyhow::Result<std::fs::File> {
     }
 }
 
-async fn open_store(path: &Path) -> anyhow::Result<Arc<dyn Store>> {
+async fn open_store(path: &Path, durability: Durability) -> anyhow::Result<Arc<dyn Store>> {
     let path = path.to_owned();
-    let store = tokio::task::spawn_blocking(move || SqliteStore::open(&path))
+    let store = tokio::task::spawn_blocking(move || SqliteStore::open_with(&path, durability))
         .await
         .context("state store task failed")??;
     Ok(Arc::new(store))

@@ -109,6 +109,42 @@ pub trait Store: Send + Sync + 'static {
     fn purge_terminal_before(&self, cutoff: DateTime<Utc>) -> Result<usize, StateError>;
 }
 
+/// How far a commit goes before the store acknowledges it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Durability {
+    /// Each commit is flushed to the disk (`fsync`) first: an acknowledged
+    /// write survives a crash of the process and a power loss. The default.
+    #[default]
+    Full,
+    /// Each commit is handed to the operating system first, and flushed at
+    /// checkpoints: an acknowledged write survives a crash of the process
+    /// (`kill -9`), but the last commits may be lost on a power loss or a
+    /// kernel crash. Commits no longer wait for the disk.
+    Normal,
+}
+
+impl Durability {
+    /// Returns the name used in the configuration.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Durability::Full => "full",
+            Durability::Normal => "normal",
+        }
+    }
+}
+
+impl FromStr for Durability {
+    type Err = String;
+
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        match value {
+            "full" => Ok(Durability::Full),
+            "normal" => Ok(Durability::Normal),
+            _ => Err("expected `full` or `normal`".to_owned()),
+        }
+    }
+}
+
 /// Counts of a store's writes since it was opened: how many were
 /// acknowledged, and how many durable commits they took.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

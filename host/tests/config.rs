@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use envhost::config::{Config, ConfigError, Grant};
 use envhost::ids::AdapterName;
+use envhost::state::Durability;
 use serde_json::json;
 
 const SOURCE: &str = "/etc/envhost/envhost.toml";
@@ -540,4 +541,21 @@ fn load_of_missing_file_names_it() {
     let err = Config::load(&path).unwrap_err();
     assert!(matches!(err, ConfigError::Read { .. }), "{err:?}");
     assert!(err.to_string().contains(&*path.to_string_lossy()), "{err}");
+}
+
+#[test]
+fn state_sync_defaults_to_full_and_accepts_normal() {
+    assert_eq!(parse("").unwrap().state.sync, Durability::Full);
+    let config = parse("[state]\nsync = \"normal\"\n").unwrap();
+    assert_eq!(config.state.sync, Durability::Normal);
+}
+
+#[test]
+fn unknown_state_sync_is_rejected() {
+    assert_invalid_value("[state]\nsync = \"always\"\n", "state.sync", "always");
+    let err = parse_err("[state]\nsync = \"off\"\n");
+    assert!(
+        err.to_string().contains("expected `full` or `normal`"),
+        "{err}"
+    );
 }

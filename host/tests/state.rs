@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use envhost::ids::{AdapterName, EnvironmentId};
 use envhost::model::{Endpoint, JsonObject, Lease, ListFilter, Protocol, Status};
-use envhost::state::{EnvironmentRecord, RecordKind, SqliteStore, StateError, Store};
+use envhost::state::{Durability, EnvironmentRecord, RecordKind, SqliteStore, StateError, Store};
 use serde_json::json;
 use tempfile::TempDir;
 
@@ -655,4 +655,18 @@ fn reads_see_every_acknowledged_write() {
         Ok(())
     });
     assert!(outcomes.iter().all(Result::is_ok), "{outcomes:?}");
+}
+
+#[test]
+fn data_written_with_normal_durability_survives_reopen() {
+    let (_dir, path) = temp_db();
+    let store = SqliteStore::open_with(&path, Durability::Normal).unwrap();
+    store.insert(&record("env-1", 0)).unwrap();
+    drop(store);
+
+    let store = SqliteStore::open(&path).unwrap();
+    assert_eq!(
+        store.get(&record("env-1", 0).id).unwrap(),
+        Some(record("env-1", 0))
+    );
 }

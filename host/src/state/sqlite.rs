@@ -15,7 +15,7 @@ use rusqlite::{
 
 use self::live::LiveRecords;
 use self::writer::{ApplyError, Writer};
-use super::{EnvironmentRecord, StateError, Store, Write, WriteStats, WriteTicket};
+use super::{Durability, EnvironmentRecord, StateError, Store, Write, WriteStats, WriteTicket};
 use crate::ids::{AdapterName, EnvironmentId, HostId};
 use crate::model::{Lease, ListFilter, Status};
 
@@ -152,6 +152,16 @@ impl SqliteStore {
     /// this build supports (`StateError::UnsupportedSchema`), or a migration
     /// fails.
     pub fn open(path: &Path) -> Result<Self, StateError> {
+        Self::open_with(path, Durability::Full)
+    }
+
+    /// Opens the database at `path` like [`open`](Self::open), with commits
+    /// as durable as `durability` says.
+    ///
+    /// # Errors
+    ///
+    /// As [`open`](Self::open).
+    pub fn open_with(path: &Path, durability: Durability) -> Result<Self, StateError> {
         if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|error| StateError::CreateDir {
                 path: dir.to_owned(),
@@ -172,14 +182,14 @@ impl SqliteStore {
         connection
             .busy_timeout(BUSY_TIMEOUT)
             .map_err(database_error("set the busy timeout"))?;
-        configure_durability(&connection, path)?;
+        configure_durability(&connection, path, durability)?;
         migrate(&mut connection, path)?;
 
         let writing = Connection::open(path).map_err(database_error("open"))?;
         writing
             .busy_timeout(BUSY_TIMEOUT)
             .map_err(database_error("set the busy timeout"))?;
-        configure_durability(&writing, path)?;
+        configure_durability(&writing, path, durability)?;
         let live = Arc::new(LiveRecords::default());
         let writer =
             Writer::start(writing, path.to_owned(), apply, Arc::clone(&live)).map_err(|error| {
@@ -449,10 +459,14 @@ fn apply(connection: &Connection, write: &Write) -> Result<(), ApplyError> {
     Ok(())
 }
 
-/// Turns on write-ahead logging and full fsync on commit, so that every
-/// acknowledged write survives a process kill and a power loss, and enforces
-/// foreign keys for later migrations.
-fn configure_durability(connection: &Connection, path: &Path) -> Result<(), StateError> {
+/// Turns on write-ahead logging and the fsync on commit `durability` asks for
+/// (`synchronous=FULL` or `NORMAL`), and enforces foreign keys for later
+/// migrations.
+fn configure_durability(
+    connection: &Connection,
+    path: &Path,
+    durability: Durability,
+) -> Result<(), StateError> {
     let database_error = |operation: &str| {
         let operation = operation.to_owned();
         move |error| StateError::Database {
@@ -472,8 +486,8 @@ fn configure_durability(connection: &Connection, path: &Path) -> Result<(), Stat
         });
     }
     connection
-        .pragma_update(None, "synchronous", "FULL")
-        .map_err(database_error("set synchronous=FULL"))?;
+        .pragma_update(None, "synchronous", durability.as_str())
+        .map_err(database_error("set synchronous"))?;
     connection
         .pragma_update(None, "foreign_keys", "ON")
         .map_err(database_error("enable foreign keys"))?;
@@ -705,6 +719,19 @@ mod tests {
         // `synchronous` reads back as a number: 2 is FULL.
         assert_eq!(pragma("synchronous"), 2);
         assert_eq!(pragma("foreign_keys"), 1);
+    }
+
+    #[test]
+    fn normal_durability_sets_synchronous_normal() {
+        let dir = tempfile::tempdir().unwrap();
+        let store =
+            SqliteStore::open_with(&dir.path().join("envhost.db"), Durability::Normal).unwrap();
+        let synchronous: i64 = store
+            .lock()
+            .pragma_query_value(None, "synchronous", |row| row.get(0))
+            .unwrap();
+        // 1 is NORMAL.
+        assert_eq!(synchronous, 1);
     }
 
     #[test]
