@@ -119,7 +119,7 @@ pub enum Durability {
     /// Each commit is handed to the operating system first, and flushed at
     /// checkpoints: an acknowledged write survives a crash of the process
     /// (`kill -9`), but the last commits may be lost on a power loss or a
-    /// kernel crash. Commits no longer wait for the disk.
+    /// kernel crash. Commits do not wait for the disk.
     Normal,
 }
 

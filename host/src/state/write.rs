@@ -54,7 +54,7 @@ enum TicketState {
 }
 
 impl WriteTicket {
-    /// A ticket that resolves when the store's writer sends on the other end
+    /// Returns a ticket that resolves when the store's writer sends on the other end
     /// of `outcome`. `path` and `operation` name the write if the writer
     /// stops without answering.
     pub fn waiting(
@@ -71,7 +71,7 @@ impl WriteTicket {
         }
     }
 
-    /// A ticket whose outcome is already known.
+    /// Returns a ticket whose outcome is already known.
     pub fn ready(outcome: Result<(), StateError>) -> Self {
         Self {
             state: TicketState::Done(Some(outcome)),
