@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use envhost::adapters::{GuestLimits, Registry, Runtime};
+use envhost::adapters::{Compiler, GuestLimits, Registry, Runtime};
 use envhost::config::{DEFAULT_CALL_TIMEOUT, DEFAULT_GUEST_MEMORY_BYTES};
 use envhost::ids::{AdapterName, EnvironmentId};
 use serde_json::{Value, json};
@@ -162,6 +162,7 @@ async fn per_call_cost(adapter: &[u8], calls: usize) -> Result<Summary, String> 
     let limits = GuestLimits {
         memory_bytes: DEFAULT_GUEST_MEMORY_BYTES,
         call_timeout: DEFAULT_CALL_TIMEOUT,
+        compiler: Compiler::default(),
     };
     let runtime = Runtime::new(limits, None).map_err(|err| format!("{err:#}"))?;
     let registry = Registry::load_dir(&runtime, dir.path(), &BTreeMap::new())

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use envhost::adapters::{
-    Adapter, CompileSource, GuestLimits, LoadOutcome, LoadPhases, Registry, Runtime,
+    Adapter, CompileSource, Compiler, GuestLimits, LoadOutcome, LoadPhases, Registry, Runtime,
 };
 use envhost::config::{DEFAULT_CALL_TIMEOUT, DEFAULT_GUEST_MEMORY_BYTES};
 use serde_json::{Value, json};
@@ -134,6 +134,7 @@ async fn cache_hit_loads(adapter: &[u8], rounds: usize) -> Result<Value, String>
     let limits = GuestLimits {
         memory_bytes: DEFAULT_GUEST_MEMORY_BYTES,
         call_timeout: DEFAULT_CALL_TIMEOUT,
+        compiler: Compiler::default(),
     };
     let runtime =
         Runtime::with_artifact_cache(limits, None, &cache).map_err(|err| format!("{err:#}"))?;

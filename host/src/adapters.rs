@@ -24,6 +24,7 @@ pub use adapter::{Adapter, LoadPhases, ProbeOutput, SnapshotOutput};
 pub use cache::CompileSource;
 pub use check::CheckReport;
 pub use convert::{AdapterState, ReservationState};
+pub use engine::Compiler;
 pub use error::{CallError, LoadError, ProviderErrorKind};
 pub use grants::GrantTable;
 pub use registry::{LoadOutcome, Registry};

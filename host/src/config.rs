@@ -19,6 +19,7 @@ use std::time::Duration;
 
 use envhost_guest::quantity::{parse_cpu_nanos, parse_memory_bytes};
 
+use crate::adapters::Compiler;
 use crate::ids::AdapterName;
 use crate::model::JsonObject;
 use crate::state::Durability;
@@ -59,7 +60,7 @@ const ROOT_KEYS: &[&str] = &[
 ];
 const SERVER_KEYS: &[&str] = &["listen", "token_file", "max_body_bytes"];
 const STATE_KEYS: &[&str] = &["path", "sync"];
-const ADAPTERS_KEYS: &[&str] = &["dir", "default", "reload", "cache_dir"];
+const ADAPTERS_KEYS: &[&str] = &["dir", "default", "reload", "cache_dir", "compiler"];
 const ADAPTER_KEYS: &[&str] = &["grants", "options"];
 const LEASES_KEYS: &[&str] = &["default_ttl", "max_ttl", "tombstone_retention"];
 const DOCKER_KEYS: &[&str] = &["host"];
@@ -133,6 +134,9 @@ pub struct AdaptersConfig {
     /// `cache_dir`: directory of compiled adapters. Default `cache` next to
     /// the state database.
     pub cache_dir: PathBuf,
+    /// `compiler`: `"winch"` (default), quick to compile, or `"cranelift"`,
+    /// faster code for adapters that compute a lot themselves.
+    pub compiler: Compiler,
     /// `[adapters.<name>]` tables, by adapter name. Adapters without a table
     /// get [`AdapterConfig::default`].
     pub adapters: BTreeMap<AdapterName, AdapterConfig>,
@@ -356,6 +360,7 @@ impl Config {
                 default: None,
                 reload: true,
                 cache_dir: default_cache_dir(&state),
+                compiler: Compiler::default(),
                 adapters: BTreeMap::new(),
             },
             state,
@@ -447,6 +452,7 @@ fn parse_adapters(
             Some(dir) => dir,
             None => default_cache_dir(state),
         },
+        compiler: section.parsed("compiler")?.unwrap_or_default(),
         adapters,
     })
 }

@@ -15,7 +15,7 @@ mod rules;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::adapters::{CompileSource, GuestLimits, Runtime};
+use crate::adapters::{CompileSource, Compiler, GuestLimits, Runtime};
 use crate::container::{ContainerHost, Policy};
 use crate::ids::HostId;
 
@@ -26,6 +26,7 @@ pub use rules::RULES;
 const LIMITS: GuestLimits = GuestLimits {
     memory_bytes: 256 * 1024 * 1024,
     call_timeout: Duration::from_secs(30),
+    compiler: Compiler::Winch,
 };
 
 /// Settings of a conformance run.

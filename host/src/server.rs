@@ -65,6 +65,7 @@ pub async fn serve(config_path: &Path) -> anyhow::Result<()> {
     let limits = GuestLimits {
         memory_bytes: config.limits.guest_memory_bytes,
         call_timeout: config.limits.call_timeout,
+        compiler: config.adapters.compiler,
     };
     let runtime =
         Runtime::with_artifact_cache(limits, Some(containers.clone()), &config.adapters.cache_dir)?;

@@ -5,6 +5,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use envhost::adapters::Compiler;
 use envhost::config::{Config, ConfigError, Grant};
 use envhost::ids::AdapterName;
 use envhost::state::Durability;
@@ -557,5 +558,17 @@ fn unknown_state_sync_is_rejected() {
     assert!(
         err.to_string().contains("expected `full` or `normal`"),
         "{err}"
+    );
+}
+
+#[test]
+fn adapters_compiler_defaults_to_winch_and_accepts_cranelift() {
+    assert_eq!(parse("").unwrap().adapters.compiler, Compiler::Winch);
+    let config = parse("[adapters]\ncompiler = \"cranelift\"\n").unwrap();
+    assert_eq!(config.adapters.compiler, Compiler::Cranelift);
+    assert_invalid_value(
+        "[adapters]\ncompiler = \"llvm\"\n",
+        "adapters.compiler",
+        "llvm",
     );
 }

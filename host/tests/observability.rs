@@ -15,7 +15,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
-use envhost::adapters::{GuestLimits, Registry, Runtime};
+use envhost::adapters::{Compiler, GuestLimits, Registry, Runtime};
 use envhost::api::{self, ApiOptions};
 use envhost::container::{ContainerHost, Policy};
 use envhost::environments::{EnvironmentService, ServiceSettings};
@@ -30,6 +30,7 @@ const SOCKET: &str = "unix:///var/run/docker.sock";
 const LIMITS: GuestLimits = GuestLimits {
     memory_bytes: 64 * 1024 * 1024,
     call_timeout: Duration::from_secs(10),
+    compiler: Compiler::Winch,
 };
 
 fn testing_adapter() -> Vec<u8> {

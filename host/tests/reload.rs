@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use envhost::adapters::{
-    AdapterWatcher, CompileSource, GuestLimits, LoadOutcome, Registry, Runtime,
+    AdapterWatcher, CompileSource, Compiler, GuestLimits, LoadOutcome, Registry, Runtime,
 };
 use envhost::ids::{AdapterName, EnvironmentId};
 use envhost::model::CreateRequest;
@@ -23,6 +23,7 @@ use envhost::model::CreateRequest;
 const LIMITS: GuestLimits = GuestLimits {
     memory_bytes: 64 * 1024 * 1024,
     call_timeout: Duration::from_secs(10),
+    compiler: Compiler::Winch,
 };
 
 /// How long a change may take to show in the registry before a test fails.
@@ -494,5 +495,29 @@ async fn reload_latency_figures() {
             samples[samples.len() * 99 / 100],
             samples[samples.len() - 1]
         );
+    }
+}
+
+#[tokio::test]
+async fn both_compilers_run_the_same_adapter() {
+    for compiler in [Compiler::Winch, Compiler::Cranelift] {
+        let limits = GuestLimits { compiler, ..LIMITS };
+        let runtime = Runtime::new(limits, None).unwrap();
+        let adapter = runtime
+            .load_bytes(
+                AdapterName::parse("testing").unwrap(),
+                Path::new("testing.wasm"),
+                testing_adapter(),
+                &serde_json::json!({}),
+            )
+            .await
+            .unwrap_or_else(|err| panic!("{compiler:?} failed to load the adapter: {err}"));
+        let id = EnvironmentId::mint();
+        let created = adapter
+            .create(&id, &CreateRequest::default(), 60_000, None)
+            .await
+            .unwrap_or_else(|err| panic!("{compiler:?}: create failed: {err}"));
+        let status = adapter.get_status(&id).await.unwrap();
+        assert_eq!(status.status, created.status, "{compiler:?}");
     }
 }

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use wasmtime::{
     Config, Enabled, Engine, EngineWeak, InstanceAllocationStrategy, PoolingAllocationConfig,
+    Strategy,
 };
 
 /// How often the engine's epoch advances. Call deadlines are counted in these
@@ -14,6 +15,46 @@ pub(crate) const EPOCH_TICK: Duration = Duration::from_millis(10);
 /// Most adapter calls that can run at once. Each needs a slot of the pooling
 /// allocator; a call beyond this fails with `unavailable`.
 pub(crate) const MAX_CONCURRENT_CALLS: u32 = 256;
+
+/// The compiler that turns adapter components into machine code.
+///
+/// Adapters spend their time in host calls (the container engine, the state
+/// store), not in their own code, so by default the host favours compile
+/// time: a new or changed adapter file is serving sooner, and a large
+/// component (an interpreter built into a component, say) loads in seconds
+/// instead of a minute. Cranelift makes faster code for adapters that do
+/// compute a lot themselves.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Compiler {
+    /// Winch, wasmtime's baseline compiler: one pass, quick to compile.
+    #[default]
+    Winch,
+    /// Cranelift, wasmtime's optimizing compiler: slower to compile, faster
+    /// code.
+    Cranelift,
+}
+
+impl Compiler {
+    /// Returns the name used in the configuration.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Compiler::Winch => "winch",
+            Compiler::Cranelift => "cranelift",
+        }
+    }
+}
+
+impl std::str::FromStr for Compiler {
+    type Err = String;
+
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        match value {
+            "winch" => Ok(Compiler::Winch),
+            "cranelift" => Ok(Compiler::Cranelift),
+            _ => Err("expected `winch` or `cranelift`".to_owned()),
+        }
+    }
+}
 
 /// Linear memory a pooled slot keeps resident between instances; a small Rust
 /// adapter touches less than this per call.
@@ -30,7 +71,10 @@ const MAX_WARM_SLOTS: u32 = 32;
 /// # Errors
 ///
 /// Fails when the pooling allocator can not reserve its address space.
-pub(crate) fn build_engine(guest_memory_bytes: u64) -> wasmtime::Result<Engine> {
+pub(crate) fn build_engine(
+    guest_memory_bytes: u64,
+    compiler: Compiler,
+) -> wasmtime::Result<Engine> {
     let mut pool = PoolingAllocationConfig::default();
     pool.total_component_instances(MAX_CONCURRENT_CALLS);
     // A Rust guest instantiates a handful of core modules (its own code and the
@@ -59,6 +103,10 @@ pub(crate) fn build_engine(guest_memory_bytes: u64) -> wasmtime::Result<Engine> 
     config.wasm_component_model(true);
     config.epoch_interruption(true);
     config.memory_init_cow(true);
+    config.strategy(match compiler {
+        Compiler::Winch => Strategy::Winch,
+        Compiler::Cranelift => Strategy::Cranelift,
+    });
     config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
     Engine::new(&config)
 }

@@ -13,7 +13,7 @@ use super::adapter::{Adapter, ExportIndices, LoadPhases};
 use super::bindings;
 use super::cache::{ArtifactCache, CompileSource};
 use super::convert::json_object_from_wit;
-use super::engine::{build_engine, deadline_ticks, start_epoch_ticker};
+use super::engine::{Compiler, build_engine, deadline_ticks, start_epoch_ticker};
 use super::error::LoadError;
 use super::grants::{GrantTable, check_imports};
 use super::health::HealthTracker;
@@ -25,13 +25,15 @@ use crate::model;
 /// WIT package versions this host can load, newest first.
 pub const SUPPORTED_WIT_VERSIONS: &[&str] = &["0.2.0", "0.1.0"];
 
-/// Limits applied to every adapter call.
+/// Limits applied to every adapter call, and how adapters are compiled.
 #[derive(Clone, Copy, Debug)]
 pub struct GuestLimits {
     /// Linear memory one instance may grow to, in bytes.
     pub memory_bytes: u64,
     /// Wall-clock deadline of one call, host calls included.
     pub call_timeout: Duration,
+    /// The compiler of adapter components.
+    pub compiler: Compiler,
 }
 
 /// Engine, linker and host services shared by all loaded adapters.
@@ -81,7 +83,7 @@ impl Runtime {
         containers: Option<ContainerHost>,
         cache_dir: Option<&Path>,
     ) -> anyhow::Result<Arc<Self>> {
-        let engine = build_engine(limits.memory_bytes)
+        let engine = build_engine(limits.memory_bytes, limits.compiler)
             .map_err(|err| anyhow::anyhow!("failed to create the wasm engine: {err:#}"))?;
         start_epoch_ticker(engine.weak());
 

@@ -5,12 +5,13 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use crate::adapters::{CheckReport, GuestLimits, Runtime};
+use crate::adapters::{CheckReport, Compiler, GuestLimits, Runtime};
 
 /// Limits of the offline check: the host's defaults.
 const CHECK_LIMITS: GuestLimits = GuestLimits {
     memory_bytes: 256 * 1024 * 1024,
     call_timeout: Duration::from_secs(10),
+    compiler: Compiler::Winch,
 };
 
 /// Checks `file` and prints the report on stdout. Returns failure, with the
