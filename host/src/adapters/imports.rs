@@ -66,6 +66,17 @@ impl CallState {
         Ok(current.clone())
     }
 
+    /// Returns the environment of the current call and the container host,
+    /// for the image calls; see [`call_environment`](Self::call_environment).
+    pub(crate) fn image_call(
+        &self,
+        operation: &'static str,
+        requested: Option<&str>,
+    ) -> Result<(EnvironmentId, ContainerHost), ProviderError> {
+        let environment = self.call_environment(operation, requested)?;
+        Ok((environment, self.containers()?.clone()))
+    }
+
     /// Logs a refused or failed container call with the adapter and
     /// environment, and converts the error for the guest.
     pub(crate) fn container_error(
@@ -373,12 +384,8 @@ container_host!(
             container: String,
             name: String,
         ) -> ImportResult<wit::SnapshotImage> {
-            let environment = match self.call_environment("commit", None) {
-                Ok(environment) => environment,
-                Err(err) => return Ok(Err(err)),
-            };
-            let containers = match self.containers() {
-                Ok(containers) => containers.clone(),
+            let (environment, containers) = match self.image_call("commit", None) {
+                Ok(call) => call,
                 Err(err) => return Ok(Err(err)),
             };
             let result = containers
@@ -393,14 +400,11 @@ container_host!(
             &mut self,
             environment_id: String,
         ) -> ImportResult<Vec<wit::SnapshotImage>> {
-            let environment = match self.call_environment("list-images", Some(&environment_id)) {
-                Ok(environment) => environment,
-                Err(err) => return Ok(Err(err)),
-            };
-            let containers = match self.containers() {
-                Ok(containers) => containers.clone(),
-                Err(err) => return Ok(Err(err)),
-            };
+            let (environment, containers) =
+                match self.image_call("list-images", Some(&environment_id)) {
+                    Ok(call) => call,
+                    Err(err) => return Ok(Err(err)),
+                };
             let result = containers
                 .list_snapshot_images(&self.adapter, &environment)
                 .await;
@@ -415,12 +419,8 @@ container_host!(
         }
 
         async fn remove_image(&mut self, image: String) -> ImportResult<()> {
-            let environment = match self.call_environment("remove-image", None) {
-                Ok(environment) => environment,
-                Err(err) => return Ok(Err(err)),
-            };
-            let containers = match self.containers() {
-                Ok(containers) => containers.clone(),
+            let (environment, containers) = match self.image_call("remove-image", None) {
+                Ok(call) => call,
                 Err(err) => return Ok(Err(err)),
             };
             let result = containers
