@@ -97,7 +97,12 @@ pub async fn serve(config_path: &Path) -> anyhow::Result<()> {
     {
         tracing::warn!(adapter = %default, dir = %dir.display(), "the default adapter is not loaded");
     }
-    let loaded = registry.summaries().len();
+    // Files that failed to load are listed too, without a loaded version.
+    let loaded = registry
+        .summaries()
+        .iter()
+        .filter(|summary| summary.loaded_at.is_some())
+        .count();
     let registry = Arc::new(registry);
     // Kept alive until the server stops; dropping it stops the watching.
     let _watcher = if config.adapters.reload {
@@ -144,7 +149,14 @@ pub async fn serve(config_path: &Path) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("failed to listen on `{listen}`"))?;
-    tracing::info!(%listen, host_id = %host_id, adapters = loaded, "envhost serving");
+    tracing::info!(
+        %listen,
+        host_id = %host_id,
+        adapters = loaded,
+        state_sync = config.state.sync.as_str(),
+        compiler = config.adapters.compiler.as_str(),
+        "envhost serving"
+    );
     let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
     let server = axum::serve(listener, router).with_graceful_shutdown(async move {
         shutdown_signal().await;

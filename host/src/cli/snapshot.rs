@@ -78,7 +78,9 @@ pub(crate) async fn run(
             ]);
             client.send::<()>(Method::DELETE, url, None).await?;
             if !options.json {
-                println!("snapshot {snapshot_id} of environment {id} deleted");
+                println!(
+                    "snapshot {snapshot_id} of environment {id} is gone (deleted now or before)"
+                );
             }
         }
     }
