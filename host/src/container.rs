@@ -163,16 +163,30 @@ impl ContainerHost {
         })
     }
 
-    /// Makes every container creation wait for `barrier` first.
+    /// Makes every container creation, stop and removal wait for `barrier`
+    /// first.
     ///
-    /// The host writes an environment's record before it asks the adapter to
-    /// create it, but does not wait for that write to reach the disk: the
-    /// wait happens here, right before the first thing that outlives a crash
-    /// is made. So no container exists whose record a crash could lose, and
-    /// an adapter that creates no container costs no extra commit. A second
+    /// The host writes an environment's record (`provisioning` before a
+    /// create, `terminating` before a destroy) before it calls the adapter,
+    /// but does not wait for that write to reach the disk: the wait happens
+    /// here, right before the engine changes something that outlives a
+    /// crash. So no container exists whose record a crash could lose, no
+    /// container is stopped while its record still says it runs, and an
+    /// adapter that touches no container costs no extra commit. A second
     /// call is ignored.
     pub fn set_record_barrier(&self, barrier: RecordBarrier) {
         let _ = self.inner.record_barrier.set(barrier);
+    }
+
+    /// Waits for the record barrier, if one is set; `outcome` says what did
+    /// not happen when the state store failed.
+    async fn wait_for_records(&self, outcome: &str) -> Result<(), ContainerError> {
+        let Some(barrier) = self.inner.record_barrier.get() else {
+            return Ok(());
+        };
+        barrier().await.map_err(|err| {
+            ContainerError::Unavailable(format!("the state store failed, so {outcome}: {err}"))
+        })
     }
 
     /// Returns the policy every call is checked against.
@@ -243,13 +257,8 @@ impl ContainerHost {
 
         self.ensure_image(&image).await?;
 
-        if let Some(barrier) = self.inner.record_barrier.get() {
-            barrier().await.map_err(|err| {
-                ContainerError::Unavailable(format!(
-                    "the state store failed, so container `{name}` was not created: {err}"
-                ))
-            })?;
-        }
+        self.wait_for_records(&format!("container `{name}` was not created"))
+            .await?;
         let options = CreateContainerOptionsBuilder::new().name(&name).build();
         match self
             .inner
@@ -390,6 +399,8 @@ impl ContainerHost {
     ) -> Result<(), ContainerError> {
         let result = async {
             let id = self.owned_id(adapter, container).await?;
+            self.wait_for_records(&format!("container `{container}` was not stopped"))
+                .await?;
             let grace = i32::try_from(grace_seconds).unwrap_or(i32::MAX);
             let options = StopContainerOptionsBuilder::new().t(grace).build();
             self.inner
@@ -428,6 +439,8 @@ impl ContainerHost {
     ) -> Result<(), ContainerError> {
         let result = async {
             let id = self.owned_id(adapter, container).await?;
+            self.wait_for_records(&format!("container `{container}` was not removed"))
+                .await?;
             self.remove_by_id(&id, force).await.map_err(|err| {
                 ContainerError::from_engine(
                     format!("failed to remove container `{container}`"),

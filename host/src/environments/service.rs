@@ -38,11 +38,6 @@ pub use recovery::RecoveryReport;
 /// Number of lock stripes serializing operations on the same environment id.
 const LOCK_STRIPES: usize = 64;
 
-/// How long the adapter's part of a destroy may run before the record is
-/// marked `terminating`; quicker destroys go from live to `terminated` in one
-/// write.
-const TERMINATING_AFTER: Duration = Duration::from_millis(25);
-
 /// Settings of the service, from the `[leases]` and `[adapters]` config.
 #[derive(Clone, Debug)]
 pub struct ServiceSettings {
@@ -135,30 +130,23 @@ impl EnvironmentService {
         self.write(Write::Delete(id.clone())).await
     }
 
-    /// Runs `destroying`, the adapter's part of a destroy. When it takes
-    /// longer than [`TERMINATING_AFTER`], `record` is stored as
-    /// `terminating`, so that readers see the destroy in progress; the
-    /// returned ticket resolves when that is durable.
-    ///
-    /// A quick destroy writes only its end, one commit instead of two. The
-    /// mark is not needed for safety: a host that dies before it is durable
-    /// left the destroy unanswered, and at start finds the record live, asks
-    /// the adapter, and records what remains (a vanished environment ends
-    /// `failed` with the reason); the caller's retried destroy completes it.
-    pub(super) async fn mark_terminating_if_slow<T>(
+    /// Stores `record` as `terminating` and runs `destroying`, the
+    /// adapter's part of a destroy, without waiting for that write: the
+    /// container layer waits for it before it stops or removes a container
+    /// (see `ContainerHost::set_record_barrier`), so a host that dies
+    /// half way finds `terminating` at start and finishes the destroy. The
+    /// returned ticket resolves when the mark is durable; under load it
+    /// shares a commit with the `terminated` that follows.
+    pub(super) async fn destroy_marked_terminating<T>(
         &self,
         record: &EnvironmentRecord,
         destroying: impl Future<Output = T>,
-    ) -> (T, Option<WriteTicket>) {
-        let mut destroying = std::pin::pin!(destroying);
-        if let Ok(outcome) = tokio::time::timeout(TERMINATING_AFTER, destroying.as_mut()).await {
-            return (outcome, None);
-        }
+    ) -> (T, WriteTicket) {
         let mut marking = record.clone();
         marking.status = Status::Terminating;
         marking.updated_at = model::now();
         let marked = self.store.submit(Write::Update(marking));
-        (destroying.await, Some(marked))
+        (destroying.await, marked)
     }
 
     /// Waits until `write` is durable; concurrent writes share commits.
@@ -564,12 +552,10 @@ impl Environments for EnvironmentService {
                 None => Err(None),
             }
         };
-        let (adapter_outcome, marked) = self.mark_terminating_if_slow(&record, destroying).await;
-        if let Some(marked) = marked {
-            marked
-                .await
-                .map_err(|err| ServiceError::Internal(err.to_string()))?;
-        }
+        let (adapter_outcome, marked) = self.destroy_marked_terminating(&record, destroying).await;
+        marked
+            .await
+            .map_err(|err| ServiceError::Internal(err.to_string()))?;
         // When the adapter failed or is gone, the host removes what carries
         // the environment's label itself; an adapter that succeeded is
         // trusted, so that destroy costs no extra engine call.

@@ -56,11 +56,9 @@ impl EnvironmentService {
             .to_std()
             .unwrap_or_default();
         let (adapter_failure, marked) = self
-            .mark_terminating_if_slow(&record, self.destroy_with_retries(id, &record.adapter))
+            .destroy_marked_terminating(&record, self.destroy_with_retries(id, &record.adapter))
             .await;
-        if let Some(marked) = marked
-            && let Err(err) = marked.await
-        {
+        if let Err(err) = marked.await {
             tracing::error!(environment = %id, error = %err, "failed to mark an expired environment terminating; retrying later");
             self.leases.set(id, model::now() + retry_delay());
             return;
