@@ -114,8 +114,8 @@ pub struct StateConfig {
     /// Default `envhost-state/envhost.db`.
     pub path: PathBuf,
     /// `sync`: `"full"` (default) flushes every commit to the disk before
-    /// it is acknowledged; `"normal"` survives a crash of the process but
-    /// may lose the last commits on a power loss, and is faster.
+    /// it is acknowledged. `"normal"` is faster and survives a crash of the
+    /// process, but may lose the last commits on a power loss.
     pub sync: Durability,
 }
 

@@ -171,14 +171,14 @@ impl ContainerHost {
     /// but does not wait for that write to reach the disk: the wait happens
     /// here, right before the engine changes something that outlives a
     /// crash. So no container exists whose record a crash could lose, no
-    /// container is stopped while its record still says it runs, and an
+    /// container is stopped while its record still reads as running, and an
     /// adapter that touches no container costs no extra commit. A second
     /// call is ignored.
     pub fn set_record_barrier(&self, barrier: RecordBarrier) {
         let _ = self.inner.record_barrier.set(barrier);
     }
 
-    /// Waits for the record barrier, if one is set; `outcome` says what did
+    /// Waits for the record barrier, if one is set. `outcome` describes what did
     /// not happen when the state store failed.
     async fn wait_for_records(&self, outcome: &str) -> Result<(), ContainerError> {
         let Some(barrier) = self.inner.record_barrier.get() else {

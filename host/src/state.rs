@@ -25,10 +25,10 @@ use crate::model::{Endpoint, JsonObject, Lease, ListFilter, Status};
 /// Storage of the host id and of environment records.
 ///
 /// Writes are queued with [`Store::submit`], whose ticket async code awaits;
-/// the other methods are synchronous. Reads are short (an indexed lookup on
-/// a write-ahead-log database, which never waits for a writer), so async
-/// code may call `get` directly; `list` and the maintenance methods may take
-/// longer and belong on the blocking pool.
+/// the other methods are synchronous. `get` is short (an indexed lookup on a
+/// write-ahead-log database, which does not wait for a writer), so async code
+/// may call it directly. `list` and the maintenance methods may take longer
+/// and belong on the blocking pool.
 pub trait Store: Send + Sync + 'static {
     /// Returns the host id: created and stored on first call, the same ever
     /// after.
@@ -39,7 +39,7 @@ pub trait Store: Send + Sync + 'static {
     fn host_id(&self) -> Result<HostId, StateError>;
 
     /// Queues a write and returns at once; the ticket resolves when the write
-    /// is durable or refused. Writes submitted together may share one commit.
+    /// is durable or rejected. Writes submitted together may share one commit.
     fn submit(&self, write: Write) -> WriteTicket;
 
     /// Returns a ticket that resolves once every write submitted before it is

@@ -773,7 +773,7 @@ async fn create_waits_for_the_record_barrier() {
 }
 
 #[tokio::test]
-async fn a_failed_record_barrier_creates_no_container() {
+async fn create_after_failed_barrier_makes_nothing() {
     let (host, _cleanup) = connect(Policy::default()).await;
     host.set_record_barrier(std::sync::Arc::new(|| {
         WriteTicket::ready(Err(StateError::WriterStopped {

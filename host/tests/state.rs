@@ -589,9 +589,8 @@ fn concurrent_writes_share_commits() {
 
     let stats = store.write_stats();
     assert_eq!(stats.writes, 640);
-    // Sixteen writers that each wait for a commit before their next write
-    // leave the queue empty only by chance; one commit per write would mean
-    // no batching at all.
+    // Each writer waits for a commit before its next write, so the queue is
+    // empty only by chance. One commit per write would mean no batching.
     assert!(
         stats.commits < stats.writes / 2,
         "expected shared commits, got {stats:?}"
@@ -606,10 +605,10 @@ fn concurrent_writes_share_commits() {
 }
 
 #[test]
-fn a_refused_write_in_a_batch_leaves_the_others_committed() {
+fn batch_with_rejected_insert_commits_the_rest() {
     let (_dir, path) = temp_db();
     let store = std::sync::Arc::new(SqliteStore::open(&path).unwrap());
-    // Half of the ids exist already, so their inserts are refused while the
+    // Half of the ids exist already, so their inserts are rejected, while the
     // inserts of the other half, batched with them, must land.
     for thread in (0..16).step_by(2) {
         for index in 0..10 {
@@ -623,11 +622,11 @@ fn a_refused_write_in_a_batch_leaves_the_others_committed() {
         record.status = Status::Failed;
         store.insert(&record)
     });
-    let refused = outcomes
+    let rejected = outcomes
         .iter()
         .filter(|outcome| matches!(outcome, Err(StateError::AlreadyExists { .. })))
         .count();
-    assert_eq!(refused, 80, "{outcomes:?}");
+    assert_eq!(rejected, 80, "{outcomes:?}");
     assert_eq!(
         outcomes.iter().filter(|outcome| outcome.is_ok()).count(),
         80

@@ -90,9 +90,9 @@ pub(crate) fn build_engine(
     pool.max_core_instance_size(1 << 20);
     pool.table_elements(100_000);
     // A slot keeps the pages its last instance touched, up to these sizes,
-    // and resets only those (found with the `PAGEMAP_SCAN` ioctl where the
-    // kernel has it) instead of unmapping them: no `madvise`, no TLB
-    // shootdown across threads and no page faults on the next instance. The
+    // and resets only those, found with the `PAGEMAP_SCAN` ioctl where the
+    // kernel has it. Unmapping them instead would cost an `madvise`, a TLB
+    // shootdown across threads and page faults on the next instance. The
     // cost is resident memory per warm slot, bounded by the warm-slot cap.
     pool.linear_memory_keep_resident(KEEP_RESIDENT_BYTES);
     pool.table_keep_resident(KEEP_RESIDENT_BYTES / 16);

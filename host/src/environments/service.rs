@@ -106,9 +106,9 @@ impl EnvironmentService {
             .map_err(|err| ServiceError::Internal(err.to_string()))
     }
 
-    /// Reads a record on the calling task: a point lookup on a write-ahead-log
-    /// database is a few microseconds and never waits for a commit, less than
-    /// a hop to the blocking pool would cost.
+    /// Reads a record on the calling task. Live records come from memory, and
+    /// other lookups read a write-ahead-log database, which does not wait for
+    /// a commit, so a hop to the blocking pool would cost more than the read.
     async fn get_record(
         &self,
         id: &EnvironmentId,
@@ -130,13 +130,14 @@ impl EnvironmentService {
         self.write(Write::Delete(id.clone())).await
     }
 
-    /// Stores `record` as `terminating` and runs `destroying`, the
-    /// adapter's part of a destroy, without waiting for that write: the
-    /// container layer waits for it before it stops or removes a container
-    /// (see `ContainerHost::set_record_barrier`), so a host that dies
-    /// half way finds `terminating` at start and finishes the destroy. The
-    /// returned ticket resolves when the mark is durable; under load it
-    /// shares a commit with the `terminated` that follows.
+    /// Submits `record` as `terminating`, then runs `destroying`, the
+    /// adapter's part of a destroy, without waiting for that write.
+    ///
+    /// The container layer waits for the write before it stops or removes a
+    /// container (see `ContainerHost::set_record_barrier`), so a host that
+    /// dies half way finds `terminating` at start and finishes the destroy.
+    /// The returned ticket resolves when the mark is durable. Under load the
+    /// mark shares a commit with the `terminated` that follows.
     pub(super) async fn destroy_marked_terminating<T>(
         &self,
         record: &EnvironmentRecord,
@@ -468,10 +469,10 @@ impl Environments for EnvironmentService {
             created_at: now,
             updated_at: now,
         };
-        // The record is on its way to disk while the adapter runs; the
-        // container layer waits for it before it creates anything (see
-        // `ContainerHost::set_record_barrier`), and under load the insert and
-        // the update below share one commit.
+        // The record goes to disk while the adapter runs. The container layer
+        // waits for it before it creates anything (see
+        // `ContainerHost::set_record_barrier`). Under load the insert and the
+        // update below share one commit.
         let recorded = self.store.submit(Write::Insert(record.clone()));
         let outcome = adapter
             .create(&id, &request, ttl_ms, workspace.as_deref())

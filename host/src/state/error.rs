@@ -31,7 +31,7 @@ pub enum StateError {
         /// The SQLite error.
         error: rusqlite::Error,
     },
-    /// The thread that commits writes stopped before it answered, so the
+    /// The thread that commits writes stopped before it sent an outcome, so the
     /// write may or may not be on disk.
     #[error(
         "failed to {operation} in state database `{}`: the writer thread stopped; \
@@ -41,7 +41,7 @@ pub enum StateError {
     WriterStopped {
         /// The database file.
         path: PathBuf,
-        /// The write that got no answer.
+        /// The write that got no outcome.
         operation: String,
     },
     /// The thread that commits writes could not be started.

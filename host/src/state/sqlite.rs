@@ -96,8 +96,8 @@ const COLUMNS: &str = "id, adapter, kind, status, reason, tenant_id, namespace, 
 /// is on disk before its ticket resolves. A thread of its own writes records;
 /// writes that arrive while a commit runs are committed together by the next
 /// one (see [`writer`]). Live records are also kept in memory (see [`live`]),
-/// so reading one costs no I/O; other reads use connections of their own and
-/// never wait for a commit's fsync. Other processes on the same file wait up
+/// so reading one costs no I/O. Other reads use connections of their own,
+/// which in WAL mode do not wait for a commit's fsync. Other processes on the same file wait up
 /// to 5 seconds for a lock.
 pub struct SqliteStore {
     path: PathBuf,
@@ -156,7 +156,7 @@ impl SqliteStore {
     }
 
     /// Opens the database at `path` like [`open`](Self::open), with commits
-    /// as durable as `durability` says.
+    /// as durable as `durability` requests.
     ///
     /// # Errors
     ///
@@ -435,7 +435,7 @@ fn apply(connection: &Connection, write: &Write) -> Result<(), ApplyError> {
                 .prepare_cached(&INSERT_SQL)?
                 .execute(params_from_iter(bind_record(record)))?;
             if inserted == 0 {
-                return Err(ApplyError::Refused(StateError::AlreadyExists {
+                return Err(ApplyError::Rejected(StateError::AlreadyExists {
                     id: record.id.clone(),
                 }));
             }
@@ -445,7 +445,7 @@ fn apply(connection: &Connection, write: &Write) -> Result<(), ApplyError> {
                 .prepare_cached(&UPDATE_SQL)?
                 .execute(params_from_iter(bind_record(record)))?;
             if updated == 0 {
-                return Err(ApplyError::Refused(StateError::NotFound {
+                return Err(ApplyError::Rejected(StateError::NotFound {
                     id: record.id.clone(),
                 }));
             }
@@ -459,7 +459,7 @@ fn apply(connection: &Connection, write: &Write) -> Result<(), ApplyError> {
     Ok(())
 }
 
-/// Turns on write-ahead logging and the fsync on commit `durability` asks for
+/// Turns on write-ahead logging and the fsync on commit `durability` requests
 /// (`synchronous=FULL` or `NORMAL`), and enforces foreign keys for later
 /// migrations.
 fn configure_durability(

@@ -14,10 +14,10 @@ use crate::ids::EnvironmentId;
 /// One change to the environment records.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Write {
-    /// Inserts a new record; refused with `StateError::AlreadyExists` when the
+    /// Inserts a new record; rejected with `StateError::AlreadyExists` when the
     /// id has one, even a terminal one.
     Insert(EnvironmentRecord),
-    /// Replaces every field of a record; refused with `StateError::NotFound`
+    /// Replaces every field of a record; rejected with `StateError::NotFound`
     /// when the id has none.
     Update(EnvironmentRecord),
     /// Deletes a record; deleting an absent id is not an error.
@@ -36,7 +36,7 @@ impl Write {
     }
 }
 
-/// The outcome of a submitted write, ready once the commit that holds it is
+/// The outcome of a submitted write, ready once the commit that contains it is
 /// on disk. Await it in async code, or [`wait`](Self::wait) for it on a
 /// thread that may block.
 #[must_use = "a write is only known to be durable once its ticket resolves"]
@@ -56,7 +56,7 @@ enum TicketState {
 impl WriteTicket {
     /// Returns a ticket that resolves when the store's writer sends on the other end
     /// of `outcome`. `path` and `operation` name the write if the writer
-    /// stops without answering.
+    /// stops without sending an outcome.
     pub fn waiting(
         outcome: oneshot::Receiver<Result<(), StateError>>,
         path: PathBuf,
@@ -78,7 +78,7 @@ impl WriteTicket {
         }
     }
 
-    /// Blocks the thread until the write is durable or refused.
+    /// Blocks the thread until the write is durable or rejected.
     ///
     /// # Panics
     ///

@@ -2,9 +2,9 @@
 //!
 //! A live record is one whose status is not terminal: what the service reads
 //! on every status call, renewal and destroy. The copy is filled when the
-//! store opens and changed by the writer thread after each commit and before
-//! it answers the writers, so a caller that saw its write acknowledged reads
-//! it back. It stays complete because this process is the database's only
+//! store opens. The writer thread changes it after each commit, before it
+//! sends the writers their outcomes, so a caller that saw its write
+//! acknowledged reads it back. It stays complete because this process is the database's only
 //! writer (the host holds a lock file on it). Terminal records are not kept:
 //! they are read rarely and would make memory grow with the tombstone
 //! retention.

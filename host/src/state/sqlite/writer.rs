@@ -1,18 +1,18 @@
-//! Group commit on a thread of its own: writes that arrive while a commit is
-//! on its way to disk go to disk together in the next one.
+//! Group commit on a thread of its own: writes that arrive while a commit
+//! is on its way to disk go to disk together in the next one.
 //!
-//! With `synchronous=FULL` every commit costs an fsync of the write-ahead log,
-//! so one transaction per write would cap the store at the disk's fsync rate.
-//! The writer thread owns the writing connection. It sleeps until a write
-//! arrives, takes every write queued by then, applies them in one immediate
-//! transaction, commits once, and answers each caller with the outcome of its
-//! own write. No caller hears back before the commit that holds its write is
-//! durable, so an acknowledged write never depends on a later one.
+//! With `synchronous=FULL` every commit costs an fsync of the write-ahead
+//! log, so one transaction per write would cap the store at the disk's fsync
+//! rate. The writer thread owns the writing connection. It sleeps until a
+//! write arrives and takes every write queued by then. It applies them in one
+//! immediate transaction, commits once, and sends each caller the outcome of
+//! its own write. No caller gets an outcome before the commit that contains
+//! its write is durable.
 //!
 //! When the batched transaction fails as a whole (an I/O error, a database
-//! another process keeps locked), it is rolled back and each write is tried
-//! again in a transaction of its own, so that every caller gets the error of
-//! its own write, as without batching.
+//! that another process keeps locked), it is rolled back. Each write is then
+//! applied in a transaction of its own, so every caller gets the error of its
+//! own write.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -26,16 +26,16 @@ use super::live::LiveRecords;
 use crate::metrics;
 use crate::state::{StateError, Write, WriteStats, WriteTicket};
 
-/// Most writes in one transaction, so that one commit's latency stays short
-/// under a flood of writes.
+/// Maximum number of writes in one transaction, so that one commit's latency
+/// stays short under a flood of writes.
 const MAX_BATCH: usize = 512;
 
-/// Why one write did not apply: the records say no (the id exists, or does
-/// not), or SQLite failed.
+/// Reason one write did not apply: the store rejected it (the id exists, or
+/// does not), or SQLite failed.
 pub(super) enum ApplyError {
-    /// A refusal that concerns this write alone and leaves the transaction
+    /// A rejection that concerns this write alone and leaves the transaction
     /// usable.
-    Refused(StateError),
+    Rejected(StateError),
     /// A SQLite failure, which may have ended the transaction.
     Sqlite(rusqlite::Error),
 }
@@ -53,7 +53,7 @@ pub(super) type ApplyFn = fn(&Connection, &Write) -> Result<(), ApplyError>;
 /// before it is durable.
 struct Request {
     write: Option<Write>,
-    answer: oneshot::Sender<Result<(), StateError>>,
+    outcome: oneshot::Sender<Result<(), StateError>>,
 }
 
 #[derive(Default)]
@@ -110,11 +110,15 @@ impl Writer {
     }
 
     fn queue(&self, write: Option<Write>, operation: String) -> WriteTicket {
-        let (answer, outcome) = oneshot::channel();
-        let sent = self
-            .queue
-            .as_ref()
-            .is_some_and(|queue| queue.send(Request { write, answer }).is_ok());
+        let (sender, outcome) = oneshot::channel();
+        let sent = self.queue.as_ref().is_some_and(|queue| {
+            queue
+                .send(Request {
+                    write,
+                    outcome: sender,
+                })
+                .is_ok()
+        });
         if !sent {
             return WriteTicket::ready(Err(StateError::WriterStopped {
                 path: self.path.clone(),
@@ -196,7 +200,7 @@ fn run(
         );
         for (request, outcome) in batch.into_iter().zip(outcomes) {
             // A caller that stopped waiting does not need the outcome.
-            let _ = request.answer.send(outcome);
+            let _ = request.outcome.send(outcome);
         }
     }
 }
@@ -227,7 +231,7 @@ fn commit(
     }
 }
 
-/// Applies every write of `batch` in one transaction. A refused write does
+/// Applies every write of `batch` in one transaction. A rejected write does
 /// not stop the others; a SQLite failure rolls the whole batch back.
 fn apply_together(
     connection: &mut Connection,
@@ -239,7 +243,7 @@ fn apply_together(
     for write in batch {
         match apply(&transaction, write) {
             Ok(()) => outcomes.push(Ok(())),
-            Err(ApplyError::Refused(refusal)) => outcomes.push(Err(refusal)),
+            Err(ApplyError::Rejected(rejection)) => outcomes.push(Err(rejection)),
             Err(ApplyError::Sqlite(error)) => return Err(error),
         }
     }
@@ -256,7 +260,7 @@ fn apply_alone(
 ) -> Result<(), StateError> {
     match apply(connection, write) {
         Ok(()) => Ok(()),
-        Err(ApplyError::Refused(refusal)) => Err(refusal),
+        Err(ApplyError::Rejected(rejection)) => Err(rejection),
         Err(ApplyError::Sqlite(error)) => Err(StateError::Database {
             path: path.to_owned(),
             operation: write.describe(),
